@@ -1,0 +1,51 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything they install is here.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_COMPILE_BYTECODE := 1
+export UV_PYTHON_DOWNLOADS := never
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint typecheck unit demo bench soak emulator compose-check clean lock
+
+$(STAMP): pyproject.toml requirements/dev.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@test -x $(PY) || uv venv --quiet -p $(PYTHON) $(VENV)
+	uv pip sync --quiet -p $(PY) requirements/dev.lock
+	uv pip install --quiet -p $(PY) --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+# Re-resolve the pinned environment after changing dependencies in pyproject.toml.
+lock:
+	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra dev -c requirements/constraints.txt \
+		-o requirements/dev.lock
+
+lint: venv
+	$(VENV)/bin/ruff check airflow_provider_wan tests dags_examples
+	$(VENV)/bin/ruff format --check airflow_provider_wan tests dags_examples
+
+typecheck: venv
+	$(VENV)/bin/mypy airflow_provider_wan
+
+unit: venv
+	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint typecheck unit
+
+demo: venv
+	$(PY) -m airflow_provider_wan.demo
+
+emulator: venv
+	$(VENV)/bin/runware-emulator --host 127.0.0.1 --port 8765
+
+bench: venv
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+soak: venv
+	$(PY) -m benchmarks.soak $(SOAK_ARGS)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-output

@@ -1,0 +1,218 @@
+"""Airflow hook for Runware: a ``runware`` connection → a sync or async Runware client.
+
+Connection fields: **password** = API key (masked by Airflow), **host** = base URL (default
+``https://api.runware.ai/v1``). Extras (all optional): ``timeout`` (read timeout, s, default 30),
+``connect_timeout`` (s, default 10), ``max_retries`` (attempts per HTTP call, default 6),
+``retry_max_seconds`` (total time spent retrying one call, default 120), ``backoff_base`` (s, default 0.5),
+``backoff_max`` (s, default 20), ``max_connections`` (pool size, default 20).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_provider_wan.client import (
+    AsyncRunwareClient,
+    ClientConfig,
+    MediaUpload,
+    RetryPolicy,
+    RunwareClient,
+    Secret,
+    SubmitResult,
+)
+from airflow_provider_wan.connection import CONN_EXTRA_FIELDS, DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
+from airflow_provider_wan.errors import RunwareError
+from airflow_provider_wan.responses import TaskState
+
+__all__ = ["CONN_EXTRA_FIELDS", "UI_FIELD_BEHAVIOUR", "RunwareHook", "config_from_connection"]
+
+if TYPE_CHECKING:
+    from airflow.sdk import Connection
+
+    from airflow_provider_wan.models import WanVideoRequest
+
+
+def config_from_connection(conn: Connection) -> ClientConfig:
+    """Build the client configuration from an Airflow connection (one place for sync and async)."""
+    from airflow.sdk.log import mask_secret
+
+    extra: Mapping[str, Any] = conn.extra_dejson or {}
+    api_key = conn.password or extra.get("api_key") or ""
+    if api_key:
+        mask_secret(api_key)
+    base_url = _base_url(conn)
+
+    def num(name: str, default: float) -> float:
+        value = extra.get(name)
+        if value is None or value == "":
+            return default
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise RunwareError(
+                f"Connection extra {name!r} must be a number",
+                code="invalidConnection",
+                category="validation",
+                parameter=name,
+                retryable=False,
+            ) from None
+
+    retry = RetryPolicy(
+        max_attempts=int(num("max_retries", 6)),
+        base_delay=num("backoff_base", 0.5),
+        max_delay=num("backoff_max", 20.0),
+        max_total_seconds=num("retry_max_seconds", 120.0),
+    )
+    return ClientConfig(
+        api_key=Secret(api_key),
+        base_url=base_url,
+        timeout=num("timeout", 30.0),
+        connect_timeout=num("connect_timeout", 10.0),
+        retry=retry,
+        max_connections=int(num("max_connections", 20)),
+    )
+
+
+def _base_url(conn: Connection) -> str:
+    host = (conn.host or "").strip()
+    if not host:
+        return DEFAULT_BASE_URL
+    if host.startswith(("http://", "https://")):
+        base = host
+    else:
+        scheme = conn.schema if conn.schema in ("http", "https") else "https"
+        base = f"{scheme}://{host}"
+        if conn.port:
+            base += f":{conn.port}"
+        if "/" not in host:
+            base += "/v1"
+    return base.rstrip("/")
+
+
+class RunwareHook(BaseHook):
+    """Talk to Runware's REST API with the key of a ``runware`` connection.
+
+    Sync calls use one long-lived ``httpx.Client`` and async calls (prefixed ``a``) one long-lived
+    ``httpx.AsyncClient``; close them with :meth:`close` / :meth:`aclose` or use the hook as a (async)
+    context manager.
+
+    :param runware_conn_id: Airflow connection id (type ``runware``).
+    """
+
+    conn_name_attr = "runware_conn_id"
+    default_conn_name = "runware_default"
+    conn_type = "runware"
+    hook_name = "Runware"
+
+    def __init__(self, runware_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.runware_conn_id = runware_conn_id
+        self._async_client: AsyncRunwareClient | None = None
+
+    def __repr__(self) -> str:
+        return f"RunwareHook(runware_conn_id={self.runware_conn_id!r})"
+
+    # -- connection ---------------------------------------------------------------------------------
+
+    @cached_property
+    def config(self) -> ClientConfig:
+        return config_from_connection(self.get_connection(self.runware_conn_id))
+
+    async def aconfig(self) -> ClientConfig:
+        if "config" not in self.__dict__:
+            conn = await self.aget_connection(self.runware_conn_id)
+            self.__dict__["config"] = config_from_connection(conn)
+        return self.config
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        return UI_FIELD_BEHAVIOUR
+
+    # -- sync ---------------------------------------------------------------------------------------
+
+    @cached_property
+    def client(self) -> RunwareClient:
+        return RunwareClient(self.config)
+
+    def close(self) -> None:
+        if "client" in self.__dict__:
+            self.client.close()
+            del self.__dict__["client"]
+
+    def __enter__(self) -> RunwareHook:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def submit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
+        """Submit a ``videoInference`` task; resubmitting an accepted UUID returns ``already_submitted``."""
+        return self.client.submit_video(request, task_uuid)
+
+    def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
+        """The state of many tasks in ONE HTTP request, keyed by task UUID."""
+        return self.client.get_responses(task_uuids)
+
+    def get_task_details(self, task_uuid: str) -> Mapping[str, Any]:
+        return self.client.get_task_details(task_uuid)
+
+    def upload_media(self, media: bytes | str) -> MediaUpload:
+        """Store media (bytes, URL, data URI or base64) with ``mediaStorage``; returns its UUID."""
+        return self.client.upload_media(media)
+
+    def delete_media(self, media_uuid: str) -> None:
+        self.client.delete_media(media_uuid)
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Prove the key works without spending money: poll a task UUID that cannot exist.
+
+        Runware answers an unknown task with a not-found error (key accepted) or an auth error.
+        """
+        probe = str(uuid.uuid4())
+        try:
+            with RunwareClient(self.config) as client:
+                client.get_responses([probe])
+        except RunwareError as err:
+            if err.category == "not_found" or (err.category == "validation" and err.http_status == 400):
+                return True, f"Connection to {self.config.base_url} works: API key accepted."
+            # str(err) is built from the server's message and our own text: it never holds the key.
+            return False, f"Connection test failed: {err}"
+        except Exception as err:  # the message must never echo configuration values
+            return False, f"Connection test failed: {type(err).__name__}"
+        return True, f"Connection to {self.config.base_url} works: API key accepted."
+
+    # -- async --------------------------------------------------------------------------------------
+
+    async def aclient(self) -> AsyncRunwareClient:
+        """The hook's long-lived async client (created on first use, in the running event loop)."""
+        if self._async_client is None or self._async_client.is_closed:
+            self._async_client = AsyncRunwareClient(await self.aconfig())
+        return self._async_client
+
+    async def aclose(self) -> None:
+        if self._async_client is not None:
+            await self._async_client.aclose()
+            self._async_client = None
+
+    async def __aenter__(self) -> RunwareHook:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def asubmit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
+        return await (await self.aclient()).submit_video(request, task_uuid)
+
+    async def aget_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
+        return await (await self.aclient()).get_responses(task_uuids)
+
+    async def aget_task_details(self, task_uuid: str) -> Mapping[str, Any]:
+        return await (await self.aclient()).get_task_details(task_uuid)
+
+    async def aupload_media(self, media: bytes | str) -> MediaUpload:
+        return await (await self.aclient()).upload_media(media)

@@ -1,0 +1,124 @@
+"""Cost estimate of a Wan2.7 request, before it is submitted.
+
+Model page: "Both input (if any) and output video seconds will be charged at $0.10 per second for 720p
+and $0.15 per second for 1080p". Per docs/architecture.md:
+
+* output: ``duration x numberResults x rate``;
+* input video seconds (``inputs.referenceVideos``): ``input_seconds x rate``, billed once per task;
+* tier: from ``width x height`` (the preset table), else ``resolution`` (default 1080p) — see
+  :attr:`WanVideoRequest.tier <airflow_provider_wan.models.WanVideoRequest.tier>`.
+
+Arithmetic is done in :class:`~decimal.Decimal` so that 720p x 2 s is ``0.2``, not
+``0.20000000000000004``; results are rounded half-up to 4 decimals (Runware reports costs in USD with
+at most 4 decimals).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Final
+
+from airflow_provider_wan.models import Tier, WanVideoRequest
+
+__all__ = [
+    "PRICE_PER_SECOND",
+    "CostEstimate",
+    "estimate",
+    "estimate_cost",
+    "rate_per_second",
+    "request_tier",
+]
+
+#: USD per billed video second, by output tier.
+PRICE_PER_SECOND: Final[dict[Tier, float]] = {"720p": 0.10, "1080p": 0.15}
+
+_QUANTUM: Final = Decimal("0.0001")
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    """An itemised estimate; amounts in USD rounded to 4 decimals."""
+
+    total_usd: float
+    output_usd: float
+    input_usd: float
+    tier: Tier
+    rate_per_second: float
+    output_seconds: int
+    input_seconds: float
+
+    def describe(self) -> str:
+        """One line for a task log, e.g. ``estimated cost $0.30: 2 s output at 1080p x $0.15/s``."""
+        text = (
+            f"estimated cost {_usd(self.total_usd)}: {self.output_seconds} s output"
+            f" at {self.tier} x {_usd(self.rate_per_second)}/s"
+        )
+        if self.input_seconds:
+            text += f" + {self.input_seconds:g} s input video ({_usd(self.input_usd)})"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-JSON form, e.g. for XCom."""
+        return asdict(self)
+
+
+def request_tier(request: WanVideoRequest) -> Tier:
+    """The billing tier of a request (preset of width/height, else resolution, default 1080p)."""
+    return request.tier
+
+
+def rate_per_second(tier: Tier) -> float:
+    """USD per second for a tier."""
+    return PRICE_PER_SECOND[tier]
+
+
+def estimate(request: WanVideoRequest, input_video_seconds: float = 0.0) -> CostEstimate:
+    """Itemised cost of ``request``; ``input_video_seconds`` is the total length of its input videos."""
+    seconds_in = _input_seconds(input_video_seconds)
+    tier = request.tier
+    # str() first: Decimal(0.15) would carry the binary float error into the result.
+    rate = Decimal(str(PRICE_PER_SECOND[tier]))
+    output_seconds = request.output_seconds
+    output_usd = rate * output_seconds
+    input_usd = rate * seconds_in
+    return CostEstimate(
+        total_usd=_round(output_usd + input_usd),
+        output_usd=_round(output_usd),
+        input_usd=_round(input_usd),
+        tier=tier,
+        rate_per_second=PRICE_PER_SECOND[tier],
+        output_seconds=output_seconds,
+        input_seconds=float(seconds_in),
+    )
+
+
+def estimate_cost(request: WanVideoRequest, input_video_seconds: float = 0.0) -> float:
+    """USD: rate x (duration x numberResults + input_video_seconds), rounded to 4 decimals."""
+    return estimate(request, input_video_seconds).total_usd
+
+
+def _input_seconds(value: Any) -> Decimal:
+    # bool is an int to Python but never a duration; NaN/inf would poison every sum downstream.
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        raise ValueError(f"input_video_seconds must be a number, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"input_video_seconds must be finite, got {value}")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError(f"input_video_seconds must be finite, got {value}")
+    seconds = value if isinstance(value, Decimal) else Decimal(str(value))
+    if seconds < 0:
+        raise ValueError(f"input_video_seconds must be >= 0, got {value}")
+    return seconds
+
+
+def _round(amount: Decimal) -> float:
+    return float(amount.quantize(_QUANTUM, rounding=ROUND_HALF_UP))
+
+
+def _usd(amount: float) -> str:
+    """``$0.30``, ``$1.875``: at least 2 decimals, at most 4, no float noise."""
+    text = f"{amount:.4f}".rstrip("0")
+    whole, _, fraction = text.partition(".")
+    return f"${whole}.{fraction.ljust(2, '0')}"

@@ -1,0 +1,302 @@
+"""RunwareHook / client behaviour where a real server cannot be made to misbehave (respx)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import httpx
+import pytest
+import respx
+
+from airflow_provider_wan.client import ClientConfig, RetryPolicy, RunwareClient, Secret
+from airflow_provider_wan.errors import (
+    RunwareAuthError,
+    RunwareError,
+    RunwareQuotaError,
+    RunwareTimeoutError,
+    RunwareTransportError,
+)
+from airflow_provider_wan.hooks.runware import RunwareHook, config_from_connection
+from airflow_provider_wan.models import WanVideoRequest
+from tests.conftest import API_KEY
+
+BASE = "https://runware.test/v1"
+TASK = "24cd5dff-cb81-4db5-8506-b72a9425f9d1"
+
+
+def _request() -> WanVideoRequest:
+    return WanVideoRequest(positive_prompt="a red fox in snow", width=1280, height=720, duration=2)
+
+
+def _client(sleeps: list[float] | None = None) -> RunwareClient:
+    config = ClientConfig(
+        api_key=Secret(API_KEY), base_url=BASE, retry=RetryPolicy(max_attempts=4, base_delay=0.01)
+    )
+    return RunwareClient(config, sleep=(sleeps.append if sleeps is not None else lambda s: None))
+
+
+@respx.mock
+def test_submit_sends_wire_json_with_bearer_auth() -> None:
+    route = respx.post(BASE).mock(
+        return_value=httpx.Response(200, json={"data": [{"taskType": "videoInference", "taskUUID": TASK}]})
+    )
+    with _client() as client:
+        result = client.submit_video(_request(), TASK)
+    assert result.task_uuid == TASK and not result.already_submitted
+    sent = route.calls.last.request
+    assert sent.headers["Authorization"] == f"Bearer {API_KEY}"
+    body = __import__("json").loads(sent.content)
+    assert isinstance(body, list) and body[0]["taskType"] == "videoInference" and body[0]["taskUUID"] == TASK
+    assert body[0]["model"] == "alibaba:wan@2.7" and body[0]["deliveryMethod"] == "async"
+
+
+@respx.mock
+def test_conflict_on_resubmission_is_already_submitted() -> None:
+    respx.post(BASE).mock(
+        return_value=httpx.Response(
+            400,
+            json={
+                "errors": [{"code": "conflictTaskUUID", "message": "taskUUID already used", "taskUUID": TASK}]
+            },
+        )
+    )
+    with _client() as client:
+        result = client.submit_video(_request(), TASK)
+    assert result.already_submitted
+
+
+@respx.mock
+def test_429_then_success_honours_retry_after() -> None:
+    route = respx.post(BASE).mock(
+        side_effect=[
+            httpx.Response(
+                429, headers={"Retry-After": "0.7"}, json={"errors": [{"code": "rateLimitExceeded"}]}
+            ),
+            httpx.Response(200, json={"data": [{"taskType": "videoInference", "taskUUID": TASK}]}),
+        ]
+    )
+    sleeps: list[float] = []
+    with _client(sleeps) as client:
+        assert client.submit_video(_request(), TASK).task_uuid == TASK
+    assert route.call_count == 2
+    assert sleeps and sleeps[0] >= 0.7
+
+
+@respx.mock
+def test_5xx_and_transport_errors_are_retried_then_conflict_means_accepted() -> None:
+    # The first send was accepted but its answer was lost: the resend with the same UUID conflicts.
+    route = respx.post(BASE).mock(
+        side_effect=[
+            httpx.ConnectError("connection reset"),
+            httpx.Response(503, json={"errors": [{"code": "serviceUnavailable"}]}),
+            httpx.Response(400, json={"errors": [{"code": "conflictTaskUUID", "taskUUID": TASK}]}),
+        ]
+    )
+    with _client() as client:
+        assert client.submit_video(_request(), TASK).already_submitted
+    assert route.call_count == 3
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "exc"),
+    [
+        (400, "unsupportedDuration", RunwareError),
+        (401, "invalidApiKey", RunwareAuthError),
+        (402, "insufficientCredits", RunwareQuotaError),
+        (403, "forbidden", RunwareAuthError),
+    ],
+)
+@respx.mock
+def test_4xx_not_retried(status: int, code: str, exc: type[RunwareError]) -> None:
+    route = respx.post(BASE).mock(
+        return_value=httpx.Response(
+            status, json={"errors": [{"code": code, "message": "no", "taskUUID": TASK}]}
+        )
+    )
+    with _client() as client, pytest.raises(exc) as info:
+        client.submit_video(_request(), TASK)
+    assert route.call_count == 1
+    assert info.value.code == code and not info.value.retryable
+
+
+@respx.mock
+def test_retries_are_bounded() -> None:
+    route = respx.post(BASE).mock(return_value=httpx.Response(500, json={"errors": []}))
+    with _client() as client, pytest.raises(RunwareError) as info:
+        client.get_responses([TASK])
+    assert route.call_count == 4
+    assert info.value.category == "server"
+
+
+@respx.mock
+def test_non_json_answer_is_a_transport_error() -> None:
+    respx.post(BASE).mock(return_value=httpx.Response(502, text="<html>bad gateway</html>"))
+    with _client() as client, pytest.raises(RunwareError) as info:
+        client.get_responses([TASK])
+    assert info.value.http_status == 502
+
+
+@respx.mock
+def test_get_responses_many_uuids_one_request_both_failure_shapes() -> None:
+    a, b, c, d = (str(uuid.uuid4()) for _ in range(4))
+    route = respx.post(BASE).mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "data": [
+                    {"taskType": "videoInference", "taskUUID": a, "status": "processing", "progress": 40},
+                    {
+                        "taskUUID": b,
+                        "status": "success",
+                        "videoUUID": "v1",
+                        "videoURL": "https://x/v1.mp4",
+                        "seed": 7,
+                        "NSFWContent": False,
+                        "cost": 0.3,
+                        "brandNewField": {"x": 1},
+                    },
+                    {"taskUUID": b, "status": "success", "videoUUID": "v1", "videoURL": "https://x/v1.mp4"},
+                    {
+                        "taskUUID": d,
+                        "status": "error",
+                        "error": {"code": "inferenceError", "message": "boom"},
+                    },
+                ],
+                "errors": [
+                    {
+                        "code": "timeoutProvider",
+                        "status": "error",
+                        "message": "provider timed out",
+                        "taskUUID": c,
+                    }
+                ],
+            },
+        )
+    )
+    with _client() as client:
+        states = client.get_responses([a, b, c, d])
+    assert route.call_count == 1
+    import json
+
+    sent = json.loads(route.calls.last.request.content)
+    assert [t["taskType"] for t in sent] == ["getResponse"] * 4
+    assert states[a].status() == "running" and states[a].progress == 40
+    assert states[b].status() == "success" and len(states[b].results) == 1
+    assert states[b].results[0].cost == 0.3 and states[b].results[0].seed == 7
+    assert states[c].status() == "error"
+    assert isinstance(states[c].errors[0], RunwareTimeoutError) and states[c].errors[0].retryable
+    assert states[d].status() == "error" and states[d].errors[0].code == "inferenceError"
+
+
+@respx.mock
+def test_data_as_object_and_empty_errors_and_pending() -> None:
+    respx.post(BASE).mock(
+        return_value=httpx.Response(200, json={"data": {"taskUUID": TASK, "status": "pending"}, "errors": []})
+    )
+    with _client() as client:
+        states = client.get_responses([TASK])
+    assert states[TASK].status() == "running"
+
+
+@respx.mock
+def test_unattributed_auth_error_raises() -> None:
+    respx.post(BASE).mock(
+        return_value=httpx.Response(
+            401,
+            json={
+                "errors": [
+                    {"code": "invalidApiKey", "message": "Invalid API key", "taskType": "authentication"}
+                ]
+            },
+        )
+    )
+    with _client() as client, pytest.raises(RunwareAuthError):
+        client.get_responses([TASK])
+
+
+@respx.mock
+def test_hook_reads_connection_and_never_logs_key(
+    runware_conn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    respx.post(BASE).mock(
+        side_effect=[
+            httpx.Response(503, json={"errors": [{"code": "serviceUnavailable", "message": "busy"}]}),
+            httpx.Response(
+                404, json={"errors": [{"code": "taskNotFound", "message": "no task", "taskUUID": TASK}]}
+            ),
+            httpx.Response(401, json={"errors": [{"code": "invalidApiKey", "message": "Invalid API key"}]}),
+        ]
+    )
+    hook = RunwareHook()
+    assert hook.config.base_url == BASE
+    ok, message = hook.test_connection()
+    assert ok, message
+    ok, message = hook.test_connection()
+    assert not ok and "invalidApiKey" in message
+    for text in (
+        message,
+        caplog.text,
+        repr(hook),
+        repr(hook.config),
+        repr(hook.client),
+        str(hook.config.api_key),
+    ):
+        assert API_KEY not in text
+    hook.close()
+
+
+def test_connection_variants() -> None:
+    from airflow.sdk import Connection
+
+    conn = Connection(conn_id="x", conn_type="runware", password="k")
+    assert config_from_connection(conn).base_url == "https://api.runware.ai/v1"
+    conn = Connection(
+        conn_id="x", conn_type="runware", host="127.0.0.1", port=8765, schema="http", password="k"
+    )
+    assert config_from_connection(conn).base_url == "http://127.0.0.1:8765/v1"
+    conn = Connection(
+        conn_id="x", conn_type="runware", password="k", extra='{"timeout": "12", "max_retries": 2}'
+    )
+    cfg = config_from_connection(conn)
+    assert cfg.timeout == 12 and cfg.retry.max_attempts == 2
+    with pytest.raises(RunwareError, match="API key"):
+        config_from_connection(Connection(conn_id="x", conn_type="runware"))
+    with pytest.raises(RunwareError, match="timeout"):
+        config_from_connection(
+            Connection(conn_id="x", conn_type="runware", password="k", extra='{"timeout": "x"}')
+        )
+
+
+async def test_async_twin_retries_and_parses(runware_conn: str) -> None:
+    with respx.mock:
+        respx.post(BASE).mock(
+            side_effect=[
+                httpx.ReadTimeout("slow"),
+                httpx.Response(
+                    200,
+                    json={
+                        "data": [
+                            {
+                                "taskUUID": TASK,
+                                "status": "success",
+                                "videoUUID": "v",
+                                "videoURL": "https://x/v.mp4",
+                                "cost": 0.2,
+                            }
+                        ]
+                    },
+                ),
+            ]
+        )
+        async with RunwareHook() as hook:
+            states = await hook.aget_responses([TASK])
+            client = await hook.aclient()
+            assert client is await hook.aclient()  # one long-lived client
+        assert states[TASK].status() == "success"
+
+
+def test_transport_error_type() -> None:
+    err = RunwareTransportError("x")
+    assert err.retryable and err.category == "transport"
