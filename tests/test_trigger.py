@@ -114,9 +114,9 @@ async def test_transient_failures_then_success(runware_conn: str) -> None:
         ]
     )
     # The connection's own retries (max_retries=1 here) are exhausted each time: the trigger tolerates them.
-    from tests.conftest import runware_conn_json
-
     import os
+
+    from tests.conftest import runware_conn_json
 
     os.environ["AIRFLOW_CONN_RUNWARE_DEFAULT"] = runware_conn_json(BASE, max_retries=1)
     event = await _first_event(_trigger(task))
