@@ -1,0 +1,400 @@
+"""One handler per taskType. Each returns (data items, error items) for its task only, so a bad
+task never fails its neighbours in the same array."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import model
+from .errors import DOCS_MEDIA_STORAGE, DOCS_TASK_POLLING, ErrorDict, make_error
+from .jobs import Job, JobPlan, cost_per_result, draw_outcomes
+from .media import LoadedMedia, MediaProblem, probe_duration
+from .sniff import MediaKind
+from .state import EmulatorState
+from .validation import (
+    check_enum,
+    check_task_uuid,
+    check_unknown_keys,
+    fail,
+    is_uuid,
+    present,
+    run_check,
+    validate_video_inference,
+)
+
+Items = tuple[list[dict[str, Any]], list[ErrorDict]]
+
+
+@dataclass
+class RequestContext:
+    public_base: str  # scheme://host:port the client used; media URLs are built on it
+    accepted_video_tasks: int = 0
+    get_response_uuids: int = 0
+
+
+Handler = Callable[[EmulatorState, dict[str, Any], RequestContext], Awaitable[Items]]
+
+
+def _reject(state: EmulatorState, error: ErrorDict) -> Items:
+    state.ledger.rejected[str(error.get("code"))] += 1
+    return [], [error]
+
+
+def _with_task(error: ErrorDict, task: dict[str, Any], task_type: str) -> ErrorDict:
+    if isinstance(task.get("taskUUID"), str):
+        error["taskUUID"] = task["taskUUID"]
+    error["taskType"] = task_type
+    return error
+
+
+# --- videoInference ------------------------------------------------------------------------------
+
+
+@dataclass
+class _MediaFacts:
+    first_frame_size: tuple[int, int] | None = None
+    input_video_seconds: float = 0.0
+
+
+async def _load(
+    state: EmulatorState, ref: str, parameter: str, kind: MediaKind, allow_inline: bool
+) -> LoadedMedia | ErrorDict:
+    try:
+        return await state.loader.load(ref, kind=kind, allow_inline=allow_inline)
+    except MediaProblem as problem:
+        return make_error(
+            problem.code,
+            problem.message,
+            parameter=parameter,
+            type_="string",
+            allowed_values=problem.allowed_values,
+        )
+
+
+async def _inspect_media(state: EmulatorState, task: dict[str, Any]) -> _MediaFacts | ErrorDict:
+    """Every media input must resolve and be of the right kind; gather aspect and input seconds."""
+    inputs: dict[str, Any] = task.get("inputs") or {}
+    facts = _MediaFacts()
+    for index, ref in enumerate(inputs.get("referenceImages") or []):
+        loaded = await _load(state, ref, f"inputs.referenceImages[{index}]", "image", True)
+        if isinstance(loaded, dict):
+            return loaded
+        loaded.discard()
+    for index, item in enumerate(inputs.get("frameImages") or []):
+        loaded = await _load(state, item["image"], f"inputs.frameImages[{index}].image", "image", True)
+        if isinstance(loaded, dict):
+            return loaded
+        if index == 0:
+            facts.first_frame_size = loaded.image_size()
+        loaded.discard()
+    for index, ref in enumerate(inputs.get("referenceVideos") or []):
+        parameter = f"inputs.referenceVideos[{index}]"
+        loaded = await _load(state, ref, parameter, "video", False)
+        if isinstance(loaded, dict):
+            return loaded
+        assert loaded.path is not None  # videos are never inline
+        seconds = await asyncio.to_thread(probe_duration, loaded.path)
+        loaded.discard()
+        if seconds is None:
+            return make_error(
+                "unsupportedMediaFormat",
+                "Could not read the duration of the reference video.",
+                parameter=parameter,
+            )
+        facts.input_video_seconds += seconds
+    if present(inputs, "audio"):
+        loaded = await _load(state, inputs["audio"], "inputs.audio", "audio", False)
+        if isinstance(loaded, dict):
+            return loaded
+        loaded.discard()
+    return facts
+
+
+def _plan(task: dict[str, Any], facts: _MediaFacts) -> JobPlan:
+    """Output size, tier and the other defaults the model page documents."""
+    if present(task, "width") and present(task, "height"):
+        width, height = task["width"], task["height"]
+        tier = model.PRESETS[(width, height)]
+    else:
+        tier = task.get("resolution") or model.DEFAULT_RESOLUTION
+        size = facts.first_frame_size
+        width, height = model.closest_preset(tier, size[0] / size[1] if size else None)
+    settings: dict[str, Any] = task.get("settings") or {}
+    audio = settings.get("audio")
+    return JobPlan(
+        width=width,
+        height=height,
+        tier=tier,
+        duration=task.get("duration") or model.DEFAULT_DURATION,
+        output_format=task.get("outputFormat") or "MP4",
+        audio=True if audio is None else bool(audio),
+        number_results=task.get("numberResults") or 1,
+        input_video_seconds=round(facts.input_video_seconds, 3),
+    )
+
+
+async def handle_video_inference(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
+    errors = validate_video_inference(task)
+    if errors:
+        return _reject(state, errors[0])
+    task_uuid: str = task["taskUUID"]
+    if state.jobs.get(task_uuid) is not None:
+        state.ledger.conflicts += 1
+        return _reject(
+            state,
+            _with_task(
+                make_error(
+                    "conflictTaskUUID",
+                    "A task with this taskUUID was already submitted. Poll it with getResponse.",
+                    parameter="taskUUID",
+                    type_="string",
+                ),
+                task,
+                "videoInference",
+            ),
+        )
+    facts = await _inspect_media(state, task)
+    if isinstance(facts, dict):
+        return _reject(state, _with_task(facts, task, "videoInference"))
+    # A concurrent request may have taken the UUID while media was being fetched.
+    if state.jobs.get(task_uuid) is not None:
+        state.ledger.conflicts += 1
+        error = make_error(
+            "conflictTaskUUID", "A task with this taskUUID was already submitted.", parameter="taskUUID"
+        )
+        return _reject(state, _with_task(error, task, "videoInference"))
+    plan = _plan(task, facts)
+    costs = cost_per_result(
+        model.rate_for(plan.tier), plan.duration, plan.number_results, plan.input_video_seconds
+    )
+    charge = round(sum(costs), 4)
+    knobs = state.knobs
+    if knobs.balance_usd is not None and state.ledger.charged_usd + charge > knobs.balance_usd + 1e-9:
+        error = make_error(
+            "insufficientCredits",
+            "Insufficient credits to run this task. Top up at https://my.runware.ai.",
+            documentation="https://runware.ai/docs/platform/errors",
+        )
+        return _reject(state, _with_task(error, task, "videoInference"))
+    now = state.now()
+    due, seeds, video_uuids, failed, nsfw = draw_outcomes(state.rng, task, plan, knobs, now)
+    job = Job(
+        task_uuid=task_uuid,
+        request=task,
+        created_at=now,
+        due_at=due,
+        width=plan.width,
+        height=plan.height,
+        tier=plan.tier,
+        duration=plan.duration,
+        output_format=plan.output_format,
+        audio=plan.audio,
+        include_cost=bool(task.get("includeCost")),
+        ttl=float(task.get("ttl") or knobs.default_ttl),
+        seeds=seeds,
+        video_uuids=video_uuids,
+        failed=failed,
+        nsfw=nsfw,
+        costs=costs,
+        charged_usd=charge,
+        input_video_seconds=plan.input_video_seconds,
+        public_base=state.settings.public_url.rstrip("/") if state.settings.public_url else ctx.public_base,
+        render_scale=knobs.media_scale,
+        pad_bytes=knobs.pad_bytes,
+        webhook_url=task.get("webhookURL"),
+        upload_endpoint=task.get("uploadEndpoint"),
+    )
+    state.jobs.add(job)
+    state.ledger.submissions += 1
+    state.ledger.charge(task_uuid, charge)
+    if job.webhook_url or job.upload_endpoint:
+        state.deliveries.schedule(job)
+    ctx.accepted_video_tasks += 1
+    return [{"taskType": "videoInference", "taskUUID": task_uuid}], []
+
+
+# --- getResponse / getTaskDetails ----------------------------------------------------------------
+
+
+def _lookup(state: EmulatorState, task: dict[str, Any], task_type: str) -> Job | ErrorDict:
+    def check() -> None:
+        check_unknown_keys(task, frozenset({"taskType", "taskUUID"}), "")
+        if not present(task, "taskUUID"):
+            fail("missingTaskUUID", "Missing required parameter: taskUUID.", "taskUUID", type_="string")
+        if not isinstance(task["taskUUID"], str):
+            fail(
+                "invalidTaskUUID", "Invalid value for taskUUID: must be a string.", "taskUUID", type_="string"
+            )
+
+    error = run_check(check)
+    if error is not None:
+        error["documentation"] = DOCS_TASK_POLLING
+        return _with_task(error, task, task_type)
+    job = state.jobs.get(task["taskUUID"])
+    if job is None:
+        error = make_error(
+            "taskNotFound",
+            f"No task found with taskUUID {task['taskUUID']}.",
+            parameter="taskUUID",
+            type_="string",
+            documentation=DOCS_TASK_POLLING,
+        )
+        return _with_task(error, task, task_type)
+    return job
+
+
+async def handle_get_response(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
+    ctx.get_response_uuids += 1
+    found = _lookup(state, task, "getResponse")
+    if isinstance(found, dict):
+        return _reject(state, found)
+    return found.items(state.now(), state.knobs)
+
+
+async def handle_get_task_details(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
+    found = _lookup(state, task, "getTaskDetails")
+    if isinstance(found, dict):
+        return _reject(state, found)
+    data, errors = found.items(state.now(), state.knobs)
+    response: dict[str, Any] = {"data": data}
+    if errors:
+        response["errors"] = errors
+    item = {
+        "taskType": "getTaskDetails",
+        "taskUUID": found.task_uuid,
+        "request": [found.request],
+        "response": response,
+    }
+    return [item], []
+
+
+# --- mediaStorage --------------------------------------------------------------------------------
+
+_MEDIA_STORAGE_KEYS = frozenset({"taskType", "taskUUID", "operation", "media", "mediaUUID"})
+
+
+async def handle_media_storage(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
+    def check() -> None:
+        check_task_uuid(task)
+        check_unknown_keys(task, _MEDIA_STORAGE_KEYS, "")
+        if present(task, "operation"):
+            check_enum(task["operation"], "operation", ("upload", "delete"))
+        if task.get("operation") == "delete":
+            if not present(task, "mediaUUID"):
+                fail(
+                    "missingMediaUUID", "Missing required parameter: mediaUUID.", "mediaUUID", type_="string"
+                )
+            if not is_uuid(task["mediaUUID"]):
+                fail(
+                    "invalidMediaUUID",
+                    "Invalid value for mediaUUID: must be a UUID.",
+                    "mediaUUID",
+                    type_="string",
+                )
+        else:
+            if not present(task, "media"):
+                fail("missingMedia", "Missing required parameter: media.", "media", type_="string")
+            media = task["media"]
+            if not isinstance(media, str) or not media or is_uuid(media):
+                fail(
+                    "invalidMedia", "media must be a URL, a data URI or base64 data.", "media", type_="string"
+                )
+
+    error = run_check(check)
+    if error is not None:
+        error["documentation"] = DOCS_MEDIA_STORAGE
+        return _reject(state, _with_task(error, task, "mediaStorage"))
+    task_uuid = task["taskUUID"]
+    if task.get("operation") == "delete":
+        media_uuid = task["mediaUUID"]
+        if not state.media.delete(media_uuid):
+            error = make_error(
+                "mediaNotFound",
+                f"No stored media with UUID {media_uuid}.",
+                parameter="mediaUUID",
+                documentation=DOCS_MEDIA_STORAGE,
+            )
+            return _reject(state, _with_task(error, task, "mediaStorage"))
+        state.ledger.media_deletes += 1
+        return [
+            {
+                "taskType": "mediaStorage",
+                "taskUUID": task_uuid,
+                "operation": "delete",
+                "mediaUUID": media_uuid,
+            }
+        ], []
+    try:
+        loaded = await state.loader.load(task["media"], kind=None, allow_inline=True)
+    except MediaProblem as problem:
+        error = make_error(
+            problem.code,
+            problem.message,
+            parameter="media",
+            allowed_values=problem.allowed_values,
+            documentation=DOCS_MEDIA_STORAGE,
+        )
+        return _reject(state, _with_task(error, task, "mediaStorage"))
+    media_uuid = str(uuid.UUID(int=state.rng.getrandbits(128), version=4))
+    if loaded.data is not None:
+        stored = state.media.add_bytes(loaded.data, loaded.info, media_uuid)
+    else:
+        assert loaded.path is not None and loaded.temporary
+        stored = state.media.add_file(loaded.path, loaded.info, media_uuid)
+    state.ledger.media_uploads += 1
+    media_url = f"{ctx.public_base}/media/storage/{media_uuid}.{stored.info.ext}"
+    if state.settings.public_url:
+        media_url = f"{state.settings.public_url.rstrip('/')}/media/storage/{media_uuid}.{stored.info.ext}"
+    return [
+        {"taskType": "mediaStorage", "taskUUID": task_uuid, "mediaUUID": media_uuid, "mediaURL": media_url}
+    ], []
+
+
+HANDLERS: dict[str, Handler] = {
+    "videoInference": handle_video_inference,
+    "getResponse": handle_get_response,
+    "getTaskDetails": handle_get_task_details,
+    "mediaStorage": handle_media_storage,
+}
+
+
+async def handle_tasks(state: EmulatorState, tasks: list[Any], ctx: RequestContext) -> Items:
+    """Run every (non-authentication) task in order; collect data and errors in task order."""
+    data: list[dict[str, Any]] = []
+    errors: list[ErrorDict] = []
+    for task in tasks:
+        if not isinstance(task, dict):
+            state.ledger.count_task_type("<not an object>")
+            _, rejected = _reject(
+                state, make_error("invalidTask", "Each task must be a JSON object.", type_="object")
+            )
+            errors.extend(rejected)
+            continue
+        task_type = task.get("taskType")
+        state.ledger.count_task_type(task_type if isinstance(task_type, str) else "<missing>")
+        handler = HANDLERS.get(task_type) if isinstance(task_type, str) else None
+        if handler is None:
+            error = make_error(
+                "unsupportedTaskType" if task_type is not None else "missingTaskType",
+                f"Unsupported taskType {task_type!r}." if task_type is not None else "Missing taskType.",
+                parameter="taskType",
+                type_="string",
+                allowed_values=sorted(HANDLERS),
+                documentation="https://runware.ai/docs/platform/tasks",
+            )
+            if isinstance(task.get("taskUUID"), str):
+                error["taskUUID"] = task["taskUUID"]
+            if isinstance(task_type, str):
+                error["taskType"] = task_type
+            _, rejected = _reject(state, error)
+            errors.extend(rejected)
+            continue
+        items, task_errors = await handler(state, task, ctx)
+        data.extend(items)
+        errors.extend(task_errors)
+    state.ledger.note_get_response_batch(ctx.get_response_uuids)
+    return data, errors

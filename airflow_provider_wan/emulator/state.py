@@ -1,0 +1,85 @@
+"""Everything one emulator instance holds: settings, knobs, clock, RNGs, stores and the ledger."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .delivery import DeliveryScheduler
+from .downloads import ByteSource, padded_source
+from .encoder import VideoCache, default_cache_dir, scaled_spec
+from .faults import FaultInjector
+from .jobs import Job, JobStore
+from .ledger import Ledger
+from .media import MediaLoader, MediaStore
+from .settings import EmulatorSettings, Knobs
+
+
+class EmulatorState:
+    def __init__(self, settings: EmulatorSettings) -> None:
+        self.settings = settings
+        self.knobs: Knobs = settings.knobs()
+        self.api_keys = frozenset(settings.api_keys)
+        self._owned_dir: Path | None = None
+        if settings.media_dir:
+            root = Path(settings.media_dir)
+        else:
+            root = Path(tempfile.mkdtemp(prefix="runware-emulator-"))
+            self._owned_dir = root
+        self.media = MediaStore(root / "uploads")
+        self.loader = MediaLoader(self.media, root / "scratch", settings.max_media_bytes)
+        cache_dir = Path(settings.video_cache_dir) if settings.video_cache_dir else default_cache_dir()
+        self.videos = VideoCache(cache_dir)
+        self.jobs = JobStore()
+        self.ledger = Ledger()
+        self.clock_offset = 0.0
+        self._seed_rngs()
+        self.deliveries = DeliveryScheduler(self, self._delivery_rng)
+
+    def _seed_rngs(self) -> None:
+        # Separate streams so that turning on a fault does not change job outcomes, and vice versa.
+        base = self.settings.seed if self.settings.seed is not None else random.SystemRandom().getrandbits(63)
+        self.rng = random.Random(base)
+        self.faults = FaultInjector(random.Random(base + 1))
+        self._delivery_rng = random.Random(base + 2)
+
+    def now(self) -> float:
+        """Emulator time: wall clock plus whatever /_emulator/clock advanced it by."""
+        return time.time() + self.clock_offset
+
+    def advance_clock(self, seconds: float) -> None:
+        self.clock_offset += seconds
+        self.deliveries.poke()
+
+    def update_knobs(self, updates: dict[str, Any]) -> Knobs:
+        """Merge ``updates`` into the knobs; raises pydantic.ValidationError on bad names/values."""
+        self.knobs = Knobs.model_validate({**self.knobs.model_dump(), **updates})
+        return self.knobs
+
+    def reset(self, *, keep_faults: bool = False) -> None:
+        self.jobs.clear()
+        self.media.clear()
+        self.loader.clear_scratch()
+        self.deliveries.clear()
+        self.ledger = Ledger()
+        self.clock_offset = 0.0
+        if not keep_faults:
+            self.knobs = self.settings.knobs()  # start-up values: faults set at runtime are cleared
+        self._seed_rngs()
+        self.deliveries.rng = self._delivery_rng
+
+    async def output_source(self, job: Job, index: int) -> ByteSource:
+        """The bytes of result ``index``: the cached encode, padded when the job asked for it."""
+        spec = scaled_spec(job.width, job.height, job.duration, job.extension, job.audio, job.render_scale)
+        path = await self.videos.get(spec)
+        return padded_source(path, job.pad_bytes if job.extension == "mp4" else 0)
+
+    async def aclose(self) -> None:
+        await self.deliveries.aclose()
+        if self._owned_dir is not None:
+            shutil.rmtree(self._owned_dir, ignore_errors=True)
+            self._owned_dir = None

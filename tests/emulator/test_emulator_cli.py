@@ -1,0 +1,74 @@
+"""The command line: flags map onto settings; the process prints its URL and serves."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from airflow_provider_wan.emulator.__main__ import build_parser, main, settings_from_args
+
+
+def test_flags_map_onto_settings() -> None:
+    args = build_parser().parse_args(
+        [
+            "--api-key", "a", "--api-key", "b", "--seed", "9",
+            "--processing-seconds", "1.5", "--seconds-per-output-second", "0", "--jitter", "0.1",
+            "--media-scale", "0.5", "--default-ttl", "120",
+            "--fault-p-500", "0.2", "--p-429", "0.1", "--fault-retry-after", "4",
+            "--fault-failure-shape", "nested", "--empty-errors-array", "--no-webhook-post-failures",
+            "--fault-pad-bytes", "1000",
+        ]
+    )  # fmt: skip
+    settings = settings_from_args(args)
+    assert settings.api_keys == ("a", "b") and settings.seed == 9
+    assert (settings.processing_seconds, settings.seconds_per_output_second, settings.jitter) == (1.5, 0, 0.1)
+    assert (settings.media_scale, settings.default_ttl) == (0.5, 120)
+    assert (settings.p_500, settings.p_429, settings.retry_after) == (0.2, 0.1, 4)
+    assert settings.failure_shape == "nested" and settings.empty_errors_array is True
+    assert settings.webhook_post_failures is False and settings.pad_bytes == 1000
+
+
+def test_defaults() -> None:
+    settings = settings_from_args(build_parser().parse_args([]))
+    assert settings.api_keys == ("runware-emulator-key",) and settings.p_500 == 0
+
+
+@pytest.mark.parametrize("argv", [["--fault-p-500", "2"], ["--failure-shape", "x"], ["--host", "0.0.0.0"]])
+def test_bad_flags_exit(argv: list[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(argv)
+
+
+def test_process_prints_url_and_serves() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_wan.emulator", "--port", "0", "--log-level", "warning"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline().strip()
+        keys = process.stdout.readline().strip()
+        assert first.startswith(
+            "Runware emulator (Wan2.7) listening on http://127.0.0.1:"
+        ) and first.endswith("/v1")
+        assert keys == "Accepted API key(s): runware-emulator-key"
+        base = first.rsplit(" ", 1)[-1]
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                response = httpx.post(
+                    base, json=[{"taskType": "authentication", "apiKey": "runware-emulator-key"}]
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+        assert response.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(10)
