@@ -7,7 +7,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit demo bench soak emulator compose-check clean lock
+.PHONY: venv test lint typecheck unit demo bench soak emulator compose-tool compose-check clean lock
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -30,7 +30,7 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy airflow_provider_wan
 
-unit: venv
+unit: venv compose-tool
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck unit
@@ -46,6 +46,17 @@ bench: venv
 
 soak: venv
 	$(PY) -m benchmarks.soak $(SOAK_ARGS)
+
+# docker-compose (Debian's v1) validates docker-compose.yml without a Docker engine; installed when missing.
+compose-tool:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq docker-compose >/dev/null; \
+		else echo "docker-compose is missing: sudo apt-get update && sudo apt-get install -y docker-compose" \
+			"(or set WAN_SKIP_COMPOSE=1 to skip the compose tests)" >&2; exit 1; fi; }
+
+compose-check: venv compose-tool
+	docker-compose -f docker-compose.yml config -q
+	$(PY) -m pytest -q -p no:cacheprovider tests/test_compose.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-output

@@ -300,3 +300,20 @@ async def test_async_twin_retries_and_parses(runware_conn: str) -> None:
 def test_transport_error_type() -> None:
     err = RunwareTransportError("x")
     assert err.retryable and err.category == "transport"
+
+
+def test_base_url_from_uri_forms() -> None:
+    from airflow.sdk import Connection
+
+    cases = {
+        "runware://:KEY@api.runware.ai/v1": "https://api.runware.ai/v1",
+        "runware://:KEY@api.runware.ai": "https://api.runware.ai/v1",
+        "runware://:KEY@127.0.0.1:8765/v1?timeout=5": "https://127.0.0.1:8765/v1",
+    }
+    for uri, expected in cases.items():
+        conn = Connection.from_uri(uri, conn_id="x")  # type: ignore[attr-defined]
+        assert config_from_connection(conn).base_url == expected, (uri, conn.host, conn.schema, conn.port)
+    conn = Connection(conn_id="x", conn_type="runware", password="k", host="http://runware-emulator:8765/v1")
+    assert config_from_connection(conn).base_url == "http://runware-emulator:8765/v1"
+    conn = Connection(conn_id="x", conn_type="runware", password="k", host="http://emu", port=8765)
+    assert config_from_connection(conn).base_url == "http://emu:8765/v1"

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
@@ -79,19 +80,26 @@ def config_from_connection(conn: Connection) -> ClientConfig:
 
 
 def _base_url(conn: Connection) -> str:
+    """Base URL from the connection: a full URL in Host, or host/port/schema pieces (URI form)."""
     host = (conn.host or "").strip()
     if not host:
         return DEFAULT_BASE_URL
     if host.startswith(("http://", "https://")):
-        base = host
-    else:
-        scheme = conn.schema if conn.schema in ("http", "https") else "https"
-        base = f"{scheme}://{host}"
-        if conn.port:
-            base += f":{conn.port}"
-        if "/" not in host:
-            base += "/v1"
-    return base.rstrip("/")
+        parts = urlsplit(host)
+        netloc = parts.netloc
+        if conn.port and ":" not in netloc:
+            netloc = f"{netloc}:{conn.port}"
+        # A URI like runware://http://:KEY@emulator:8765/v1 leaves the path in Schema.
+        path = parts.path or (f"/{conn.schema.strip('/')}" if conn.schema else "/v1")
+        return f"{parts.scheme}://{netloc}{path}".rstrip("/")
+    scheme = conn.schema if conn.schema in ("http", "https") else "https"
+    path = "" if "/" in host else "/v1"
+    if conn.schema and conn.schema not in ("http", "https"):
+        path = f"/{conn.schema.strip('/')}"
+    base = f"{scheme}://{host}"
+    if conn.port:
+        base += f":{conn.port}"
+    return (base + path).rstrip("/")
 
 
 class RunwareHook(BaseHook):
