@@ -35,7 +35,7 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
     ]
 )
 
-pytest_plugins = ["tests.fixtures_s3"] if (ROOT / "tests" / "fixtures_s3.py").exists() else []
+pytest_plugins = ["tests.fixtures_s3"]
 
 API_KEY = "test-key-0123456789abcdef"
 

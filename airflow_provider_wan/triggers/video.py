@@ -35,6 +35,8 @@ class RunwareVideoTrigger(BaseTrigger):
     :param poll_interval: first interval after that, growing x1.5 up to ``poll_max_interval``.
     :param max_consecutive_failures: transient failures in a row before giving up with an error event.
     :param coalesce: share one batched poller with the other triggers of the process.
+    :param echo: plain-JSON values copied into the event (the operator's estimate, output format and
+        delivery key), since the operator resumes on a fresh instance.
     """
 
     def __init__(
@@ -50,6 +52,7 @@ class RunwareVideoTrigger(BaseTrigger):
         poll_max_interval: float = 10.0,
         max_consecutive_failures: int = 5,
         coalesce: bool = True,
+        echo: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.task_uuid = task_uuid
@@ -62,6 +65,8 @@ class RunwareVideoTrigger(BaseTrigger):
         self.poll_max_interval = float(poll_max_interval)
         self.max_consecutive_failures = int(max_consecutive_failures)
         self.coalesce = bool(coalesce)
+        # Echoed into the event: the operator resumes on a fresh instance and reads everything from it.
+        self.echo: dict[str, Any] = dict(echo or {})
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return (
@@ -77,6 +82,7 @@ class RunwareVideoTrigger(BaseTrigger):
                 "poll_max_interval": self.poll_max_interval,
                 "max_consecutive_failures": self.max_consecutive_failures,
                 "coalesce": self.coalesce,
+                "echo": self.echo,
             },
         )
 
@@ -90,6 +96,8 @@ class RunwareVideoTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self._wait()
+        # The echo never overrides what the trigger found.
+        event = {**self.echo, **event}
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     async def _wait(self) -> dict[str, Any]:

@@ -1,0 +1,556 @@
+"""``WanVideoOperator``: generate Wan2.7 videos on Runware without holding a worker or paying twice."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow.sdk import BaseOperator, BaseOperatorLink, conf
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_wan.completion import complete_task
+from airflow_provider_wan.errors import InvalidRequestError, RunwareError
+from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for
+from airflow_provider_wan.models import MODEL_ID, SIZE_PRESETS, WanVideoRequest
+from airflow_provider_wan.outcome import event_from_state, timeout_event
+from airflow_provider_wan.poller import PollCadence
+from airflow_provider_wan.pricing import estimate
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+    from airflow.sdk.types import TaskInstanceKey
+
+    from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.pricing import CostEstimate
+
+# Request fields accepted as operator keyword arguments (snake_case, as in WanVideoRequest).
+REQUEST_FIELDS: tuple[str, ...] = tuple(WanVideoRequest.model_fields)
+LOG_EVERY_SECONDS = 10.0
+# The framework backstop fires this long after the trigger's own deadline, so the trigger's timeout
+# event (with its clear message) normally wins.
+BACKSTOP_SECONDS = 300
+
+
+class RunwareVideoLink(BaseOperatorLink):
+    """Extra link "Runware video": the first generated video's URL."""
+
+    name = "Runware video"
+
+    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
+        from airflow.sdk.execution_time.xcom import XCom
+
+        value = XCom.get_value(ti_key=ti_key, key="video_url")
+        return value if isinstance(value, str) else ""
+
+
+class WanVideoOperator(BaseOperator):
+    """Submit a Wan2.7 ``videoInference`` task to Runware and wait for the videos.
+
+    Give the request either as keyword arguments (every ``WanVideoRequest`` field, snake_case:
+    ``positive_prompt``, ``width``/``height`` or ``size="720p_16_9"``, ``duration``, ``frame_images``,
+    ``reference_images``, ``reference_videos``, ``audio``, ``generate_audio``, ``shot_type``,
+    ``number_results``, ``seed``, ``output_format``...) or as a whole ``request`` dict (snake_case or
+    Runware's camelCase wire JSON, e.g. pulled from XCom); keyword arguments override its keys.
+
+    **Never pays twice.** The Runware ``taskUUID`` is derived from ``(dag_id, task_id, run_id,
+    map_index)`` and a fingerprint of the request, never the try number: a retry, a crashed worker or a
+    cleared task re-attaches to the generation already paid for, a changed request is a new generation,
+    and a generation that *failed* is followed by a new one on the next try. ``task_uuid`` (explicit) or
+    ``idempotency_key`` (templated) override the identity.
+
+    :param runware_conn_id: Airflow connection (type ``runware``).
+    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
+    :param wait_for_completion: False = submit, push ``task_uuid`` and return (pair with the sensor).
+    :param max_cost_usd: refuse, before any request, when the estimate exceeds it.
+    :param input_video_seconds: seconds of input video billed (probed automatically for files at hand).
+    :param allow_partial_results: with ``number_results > 1``, succeed with the videos that succeeded.
+    :param fail_on_nsfw: fail when Runware flags a video as NSFW (default: warn).
+    :param generation_timeout: how long to wait for the videos (seconds or timedelta, default 30 min).
+    :param poll_initial_delay: seconds before the first poll (default: derived from ``duration``).
+    :param poll_interval: first poll interval after that, growing x1.5 up to ``poll_max_interval``.
+    :param s3_destination: ``s3://bucket/prefix/``: copy every video there (streamed, checksummed)
+        before the task succeeds.
+    :param delivery: ``"stream"`` (download and upload) or ``"upload_endpoint"`` (Runware PUTs the file
+        to a presigned URL; verified, with the streamed copy as fallback).
+    :param aws_conn_id: AWS connection for S3 inputs and outputs.
+    :param s3_input_mode: ``"upload"`` (S3 inputs go through Runware mediaStorage) or ``"presigned_url"``.
+    """
+
+    template_fields: Sequence[str] = (
+        "positive_prompt",
+        "negative_prompt",
+        "width",
+        "height",
+        "size",
+        "resolution",
+        "duration",
+        "seed",
+        "number_results",
+        "output_format",
+        "output_quality",
+        "ttl",
+        "webhook_url",
+        "upload_endpoint",
+        "reference_images",
+        "frame_images",
+        "reference_videos",
+        "audio",
+        "generate_audio",
+        "prompt_enhancer",
+        "shot_type",
+        "check_content",
+        "safety_mode",
+        "request",
+        "runware_conn_id",
+        "task_uuid",
+        "idempotency_key",
+        "max_cost_usd",
+        "input_video_seconds",
+        "s3_destination",
+        "aws_conn_id",
+    )
+    template_fields_renderers = {
+        "request": "json",
+        "frame_images": "json",
+        "reference_images": "json",
+        "reference_videos": "json",
+        "positive_prompt": "md",
+    }
+    ui_color = "#f3e8ff"
+    operator_extra_links = (RunwareVideoLink(),)
+
+    def __init__(
+        self,
+        *,
+        positive_prompt: str | None = None,
+        negative_prompt: str | None = None,
+        width: int | str | None = None,
+        height: int | str | None = None,
+        size: str | None = None,
+        resolution: str | None = None,
+        duration: int | str | None = None,
+        seed: int | str | None = None,
+        number_results: int | str | None = None,
+        output_type: str | None = None,
+        output_format: str | None = None,
+        output_quality: int | str | None = None,
+        webhook_url: str | None = None,
+        upload_endpoint: str | None = None,
+        ttl: int | str | None = None,
+        include_cost: bool = True,
+        reference_images: list[str] | str | None = None,
+        frame_images: list[Any] | str | None = None,
+        reference_videos: list[str] | str | None = None,
+        audio: str | None = None,
+        generate_audio: bool | str | None = None,
+        prompt_enhancer: bool | str | None = None,
+        shot_type: str | None = None,
+        check_content: bool | str | None = None,
+        safety_mode: str | None = None,
+        request: Mapping[str, Any] | str | None = None,
+        runware_conn_id: str = "runware_default",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        wait_for_completion: bool = True,
+        task_uuid: str | None = None,
+        idempotency_key: str | None = None,
+        max_cost_usd: float | str | None = None,
+        input_video_seconds: float | str | None = None,
+        allow_partial_results: bool = False,
+        fail_on_nsfw: bool = False,
+        generation_timeout: float | timedelta = timedelta(minutes=30),
+        poll_initial_delay: float | None = None,
+        poll_interval: float = 2.0,
+        poll_max_interval: float = 10.0,
+        s3_destination: str | None = None,
+        delivery: Literal["stream", "upload_endpoint"] = "stream",
+        aws_conn_id: str | None = "aws_default",
+        s3_input_mode: Literal["upload", "presigned_url"] = "upload",
+        **kwargs: Any,
+    ) -> None:
+        if delivery not in ("stream", "upload_endpoint"):
+            raise ValueError(f"delivery must be 'stream' or 'upload_endpoint', got {delivery!r}")
+        if delivery == "upload_endpoint" and not s3_destination:
+            raise ValueError("delivery='upload_endpoint' needs s3_destination")
+        if s3_destination is not None:
+            # Declare the asset at parse time from the static part of the destination.
+            from airflow.sdk import Asset
+
+            static = s3_destination.split("{{", 1)[0]
+            if static.startswith("s3://") and len(static) > len("s3://"):
+                outlets = list(kwargs.pop("outlets", None) or [])
+                outlets.append(Asset(uri=static))
+                kwargs["outlets"] = outlets
+        super().__init__(**kwargs)
+        self.positive_prompt = positive_prompt
+        self.negative_prompt = negative_prompt
+        self.width = width
+        self.height = height
+        self.size = size
+        self.resolution = resolution
+        self.duration = duration
+        self.seed = seed
+        self.number_results = number_results
+        self.output_type = output_type
+        self.output_format = output_format
+        self.output_quality = output_quality
+        self.webhook_url = webhook_url
+        self.upload_endpoint = upload_endpoint
+        self.ttl = ttl
+        self.include_cost = include_cost
+        self.reference_images = reference_images
+        self.frame_images = frame_images
+        self.reference_videos = reference_videos
+        self.audio = audio
+        self.generate_audio = generate_audio
+        self.prompt_enhancer = prompt_enhancer
+        self.shot_type = shot_type
+        self.check_content = check_content
+        self.safety_mode = safety_mode
+        self.request = request
+        self.runware_conn_id = runware_conn_id
+        self.deferrable = deferrable
+        self.wait_for_completion = wait_for_completion
+        self.task_uuid = task_uuid
+        self.idempotency_key = idempotency_key
+        self.max_cost_usd = max_cost_usd
+        self.input_video_seconds = input_video_seconds
+        self.allow_partial_results = allow_partial_results
+        self.fail_on_nsfw = fail_on_nsfw
+        self.generation_timeout = (
+            generation_timeout
+            if isinstance(generation_timeout, timedelta)
+            else timedelta(seconds=generation_timeout)
+        )
+        self.poll_initial_delay = poll_initial_delay
+        self.poll_interval = poll_interval
+        self.poll_max_interval = poll_max_interval
+        self.s3_destination = s3_destination
+        self.delivery = delivery
+        self.aws_conn_id = aws_conn_id
+        self.s3_input_mode = s3_input_mode
+        self._submitted_uuid: str | None = None
+
+    # -- building the request ------------------------------------------------------------------------
+
+    @cached_property
+    def hook(self) -> RunwareHook:
+        from airflow_provider_wan.hooks.runware import RunwareHook
+
+        return RunwareHook(runware_conn_id=self.runware_conn_id)
+
+    def build_values(self) -> dict[str, Any]:
+        """The request parameters from ``request`` and the keyword arguments (no I/O, not yet validated)."""
+        values: dict[str, Any] = {}
+        if self.request:
+            base = WanVideoRequest.from_any(self.request)
+            values = {name: getattr(base, name) for name in REQUEST_FIELDS if name in base.model_fields_set}
+        for name in REQUEST_FIELDS:
+            value = getattr(self, name, None)
+            if name == "include_cost":
+                if value is False:
+                    values[name] = False
+                continue
+            if value is not None:
+                values[name] = value
+        if self.size is not None:
+            preset = SIZE_PRESETS.get(str(self.size).strip())
+            if preset is None:
+                raise InvalidRequestError(
+                    f"unknown size preset {self.size!r}", parameter="size", allowed_values=list(SIZE_PRESETS)
+                )
+            values.setdefault("width", preset.width)
+            values.setdefault("height", preset.height)
+        return values
+
+    def build_request(self) -> WanVideoRequest:
+        """The request validated against every Wan2.7 rule (no I/O).
+
+        Local paths and ``s3://`` references in videos/audio stand as deterministic placeholders here:
+        this request serves the estimate and the fingerprint; the submitted one has them resolved.
+        """
+        from airflow_provider_wan.media.inputs import prevalidate_request
+
+        return prevalidate_request(self.build_values())
+
+    def _float_param(self, name: str) -> float | None:
+        value = getattr(self, name)
+        if value is None or value == "":
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise InvalidRequestError(f"must be a number, got {value!r}", parameter=name) from None
+        if number < 0:
+            raise InvalidRequestError(f"must be >= 0, got {number}", parameter=name)
+        return number
+
+    # -- execution ------------------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any] | None:
+        from airflow_provider_wan.media import inputs as media_inputs
+
+        values = self.build_values()
+        checked = media_inputs.prevalidate_request(values)
+        # The identity of the generation is the user's request, before inputs are uploaded or URLs
+        # presigned (those differ per attempt and must not change the task UUID).
+        fingerprint = checked.fingerprint()
+        input_seconds = self._float_param("input_video_seconds")
+        budget = self._float_param("max_cost_usd")
+        self._check_budget(estimate(checked, input_seconds or 0.0), budget, final=False)
+
+        request = checked
+        if media_inputs.needs_resolution(values):
+            ti = context["ti"]
+            resolved = media_inputs.resolve_media_inputs(
+                values,
+                hook=self.hook,
+                aws_conn_id=self.aws_conn_id,
+                scope=f"{ti.dag_id}/{ti.run_id}",
+                s3_input_mode=self.s3_input_mode,
+                input_video_seconds=input_seconds,
+            )
+            request = resolved.request
+            input_seconds = resolved.input_video_seconds
+        if input_seconds is None and request.reference_videos:
+            self.log.warning(
+                "The estimate excludes input video seconds (unknown for URL/UUID reference videos): "
+                "pass input_video_seconds to include them."
+            )
+        cost = estimate(request, input_seconds or 0.0)
+        self._check_budget(cost, budget, final=True)
+        echo: dict[str, Any] = {
+            "estimated_cost": cost.total_usd,
+            "output_format": request.effective_output_format,
+            "delivery_key": None,
+        }
+        if self.delivery == "upload_endpoint":
+            request, echo["delivery_key"] = self._with_upload_endpoint(request, fingerprint)
+
+        task_uuid, state = self._submit_or_attach(request, fingerprint, context)
+        self._submitted_uuid = task_uuid
+        context["ti"].xcom_push(key="task_uuid", value=task_uuid)
+
+        if not self.wait_for_completion:
+            self.log.info("Submitted %s; not waiting (pair with RunwareVideoSensor).", task_uuid)
+            return {
+                "task_uuid": task_uuid,
+                "model": MODEL_ID,
+                "status": "submitted",
+                "estimated_cost": cost.total_usd,
+            }
+
+        expected = request.effective_number_results
+        submitted_at = time.time()
+        if state is None:
+            state = self.hook.get_responses([task_uuid]).get(task_uuid)
+        event = event_from_state(task_uuid, state, expected_results=expected, seconds_since_submit=0.0)
+        if event is not None:
+            return self._finish(context, {**event, **echo})
+
+        end_time = submitted_at + self.generation_timeout.total_seconds()
+        cadence = self._cadence(request)
+        if self.deferrable:
+            from airflow_provider_wan.triggers.video import RunwareVideoTrigger
+
+            self.log.info(
+                "Deferring until task %s finishes (deadline in %s).", task_uuid, self.generation_timeout
+            )
+            self.defer(
+                trigger=RunwareVideoTrigger(
+                    task_uuid=task_uuid,
+                    runware_conn_id=self.runware_conn_id,
+                    end_time=end_time,
+                    expected_results=expected,
+                    submitted_at=submitted_at,
+                    poll_initial_delay=cadence.initial_delay,
+                    poll_interval=cadence.interval,
+                    poll_max_interval=cadence.max_interval,
+                    echo=echo,
+                ),
+                method_name="execute_complete",
+                timeout=self.generation_timeout + timedelta(seconds=BACKSTOP_SECONDS),
+            )
+        event = self._wait_in_worker(task_uuid, expected, submitted_at, end_time, cadence)
+        return self._finish(context, {**event, **echo})
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger, on a fresh instance: every id and figure comes from the event."""
+        return self._finish(context, event)
+
+    def on_kill(self) -> None:
+        if self._submitted_uuid:
+            self.log.warning(
+                "Killed while waiting for Runware task %s. Runware has no cancel API: the generation keeps "
+                "running and is billed. A retry or clear of this task re-attaches to it instead of paying "
+                "again.",
+                self._submitted_uuid,
+            )
+
+    # -- steps ----------------------------------------------------------------------------------------
+
+    def _cadence(self, request: WanVideoRequest) -> PollCadence:
+        derived = PollCadence.for_video(request.effective_duration, request.effective_number_results)
+        return PollCadence(
+            initial_delay=self.poll_initial_delay
+            if self.poll_initial_delay is not None
+            else derived.initial_delay,
+            interval=self.poll_interval,
+            max_interval=self.poll_max_interval,
+        )
+
+    def _check_budget(self, cost: CostEstimate, budget: float | None, *, final: bool) -> None:
+        if final:
+            self.log.info("Estimated cost: %s", cost.describe())
+        if budget is not None and cost.total_usd > budget + 1e-9:
+            # Deterministic: retrying cannot help, so fail without retries and before any request.
+            raise AirflowFailException(
+                f"Estimated cost ${cost.total_usd:.4f} exceeds max_cost_usd ${budget:.4f} "
+                f"({cost.describe()}); nothing was submitted."
+            )
+
+    def _identity(self, context: Context) -> dict[str, Any]:
+        ti = context["ti"]
+        map_index = getattr(ti, "map_index", -1)
+        return {
+            "dag_id": ti.dag_id,
+            "task_id": ti.task_id,
+            "run_id": ti.run_id,
+            "map_index": -1 if map_index is None else int(map_index),
+        }
+
+    def _submit_or_attach(
+        self, request: WanVideoRequest, fingerprint: str, context: Context
+    ) -> tuple[str, Any]:
+        """Submit, or re-attach to the generation this task instance already paid for."""
+        hook = self.hook
+        expected = request.effective_number_results
+        if self.task_uuid:
+            if not is_uuid4(str(self.task_uuid)):
+                raise InvalidRequestError("must be a lowercase UUID version 4", parameter="task_uuid")
+            result = hook.submit_video(request, str(self.task_uuid))
+            self.log.info(
+                "%s task %s (explicit task_uuid).",
+                "Re-attached to" if result.already_submitted else "Submitted",
+                result.task_uuid,
+            )
+            return result.task_uuid, None
+        identity = self._identity(context)
+        key = str(self.idempotency_key) if self.idempotency_key else None
+        for generation in range(MAX_GENERATIONS):
+            task_uuid = task_uuid_for(
+                **identity, fingerprint=fingerprint, generation=generation, idempotency_key=key
+            )
+            result = hook.submit_video(request, task_uuid)
+            if not result.already_submitted:
+                self.log.info("Submitted Runware task %s (generation %d).", task_uuid, generation)
+                return task_uuid, None
+            state = hook.get_responses([task_uuid]).get(task_uuid)
+            if (
+                state is not None
+                and state.status(expected) == "error"
+                and not (self.allow_partial_results and state.results)
+            ):
+                first = state.errors[0]
+                if first.category != "not_found":
+                    self.log.warning(
+                        "Generation %d (task %s) failed earlier [%s]; submitting a new generation.",
+                        generation,
+                        task_uuid,
+                        first.code,
+                    )
+                    continue
+            self.log.info(
+                "Re-attached to Runware task %s (generation %d): it was submitted by an earlier attempt, "
+                "nothing is paid twice.",
+                task_uuid,
+                generation,
+            )
+            return task_uuid, state
+        raise RunwareError(
+            f"{MAX_GENERATIONS} generations of this task failed; change idempotency_key to start over",
+            code="tooManyGenerations",
+            retryable=False,
+        )
+
+    def _with_upload_endpoint(
+        self, request: WanVideoRequest, fingerprint: str
+    ) -> tuple[WanVideoRequest, str]:
+        """Ask Runware to PUT the video to a presigned S3 URL; the key is stable across retries."""
+        from airflow_provider_wan.media import outputs
+
+        if not outputs.upload_endpoint_eligible(request):
+            raise InvalidRequestError(
+                "delivery='upload_endpoint' takes one result per task and no upload_endpoint of your own "
+                "(Runware has one uploadEndpoint per request); use delivery='stream'",
+                parameter="delivery",
+            )
+        destination = str(self.s3_destination)
+        key = outputs.delivery_key(destination, fingerprint, request.effective_output_format)
+        url = outputs.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
+        return request.replace(upload_endpoint=url), key
+
+    def _wait_in_worker(
+        self, task_uuid: str, expected: int, submitted_at: float, end_time: float, cadence: PollCadence
+    ) -> dict[str, Any]:
+        """Synchronous wait with the trigger's policy, for ``deferrable=False``."""
+        polls = failures = 0
+        last_log = 0.0
+        progress: float | None = None
+        while True:
+            now = time.time()
+            if now >= end_time:
+                return timeout_event(task_uuid, now - submitted_at, expected)
+            time.sleep(
+                max(
+                    0.0,
+                    min(cadence.delay(polls, elapsed=now - submitted_at, progress=progress), end_time - now),
+                )
+            )
+            polls += 1
+            try:
+                state = self.hook.get_responses([task_uuid]).get(task_uuid)
+            except RunwareError as err:
+                failures += 1
+                if err.retryable and failures < 5:
+                    self.log.warning("Poll of task %s failed (%s); will retry", task_uuid, err)
+                    continue
+                raise
+            failures = 0
+            elapsed = time.time() - submitted_at
+            event = event_from_state(
+                task_uuid, state, expected_results=expected, seconds_since_submit=elapsed
+            )
+            if event is not None:
+                return event
+            progress = state.progress if state is not None else None
+            if time.time() - last_log >= LOG_EVERY_SECONDS:
+                last_log = time.time()
+                self.log.info(
+                    "Task %s running: progress %s, elapsed %.0fs",
+                    task_uuid,
+                    f"{progress:.0f}%" if progress is not None else "n/a",
+                    elapsed,
+                )
+
+    def _finish(self, context: Context, event: Any) -> dict[str, Any]:
+        echo = event if isinstance(event, dict) else {}
+        estimated = echo.get("estimated_cost")
+        output_format = echo.get("output_format")
+        delivery_key = echo.get("delivery_key")
+        return complete_task(
+            context,
+            event,
+            hook=self.hook,
+            log=self.log,
+            estimated_cost=estimated if isinstance(estimated, (int, float)) else None,
+            allow_partial_results=self.allow_partial_results,
+            fail_on_nsfw=self.fail_on_nsfw,
+            s3_destination=self.s3_destination,
+            aws_conn_id=self.aws_conn_id,
+            output_format=output_format if isinstance(output_format, str) else "MP4",
+            outlets=self.outlets,
+            delivered=delivery_key if isinstance(delivery_key, str) else False,
+        )
