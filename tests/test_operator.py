@@ -18,7 +18,14 @@ from tests.conftest import API_KEY, load_dag
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 CONTRACT_KEYS = {
-    "task_uuid", "model", "status", "video_url", "video_urls", "videos", "cost", "estimated_cost",
+    "task_uuid",
+    "model",
+    "status",
+    "video_url",
+    "video_urls",
+    "videos",
+    "cost",
+    "estimated_cost",
 }
 VIDEO_KEYS = {"video_uuid", "video_url", "seed", "nsfw_content", "cost"}
 
@@ -180,8 +187,13 @@ def test_request_dict_and_kwargs_merge() -> None:
 
 @pytest.mark.parametrize(
     "event",
-    [None, "success", {"status": "weird", "task_uuid": "x"}, {"status": "success"}, {"status": "success",
-     "task_uuid": "t", "videos": "nope"}],
+    [
+        None,
+        "success",
+        {"status": "weird", "task_uuid": "x"},
+        {"status": "success"},
+        {"status": "success", "task_uuid": "t", "videos": "nope"},
+    ],
 )
 def test_execute_complete_rejects_malformed_events(event: object) -> None:
     with pytest.raises(RunwareError):
@@ -190,9 +202,17 @@ def test_execute_complete_rejects_malformed_events(event: object) -> None:
 
 def test_execute_complete_error_and_timeout_raise_with_code_and_uuid() -> None:
     error_event = {
-        "status": "error", "task_uuid": "t-1", "videos": [], "expected_results": 1,
-        "error": {"code": "timeoutProvider", "message": "provider slow", "category": "timeout",
-                  "parameter": None, "task_uuid": "t-1"},
+        "status": "error",
+        "task_uuid": "t-1",
+        "videos": [],
+        "expected_results": 1,
+        "error": {
+            "code": "timeoutProvider",
+            "message": "provider slow",
+            "category": "timeout",
+            "parameter": None,
+            "task_uuid": "t-1",
+        },
     }
     with pytest.raises(RunwareError) as info:
         result_from_event(error_event)
@@ -204,8 +224,13 @@ def test_execute_complete_error_and_timeout_raise_with_code_and_uuid() -> None:
 
 def test_partial_results_and_nsfw_policies() -> None:
     videos = [{"video_uuid": "a", "video_url": "u", "seed": 1, "nsfw_content": True, "cost": 0.1}]
-    event = {"status": "error", "task_uuid": "t", "videos": videos, "expected_results": 2,
-             "error": {"code": "inferenceError", "message": "one failed", "category": "provider"}}
+    event = {
+        "status": "error",
+        "task_uuid": "t",
+        "videos": videos,
+        "expected_results": 2,
+        "error": {"code": "inferenceError", "message": "one failed", "category": "provider"},
+    }
     with pytest.raises(RunwareError):
         result_from_event(event)
     value = result_from_event(event, allow_partial_results=True)
@@ -218,8 +243,15 @@ def test_deferral_carries_absolute_end_time_and_backstop(emulator, monkeypatch) 
     from unittest import mock
 
     emulator.set_faults()  # defaults
-    op = WanVideoOperator(task_id="gen", positive_prompt="p", size="720p_16_9", duration=2, deferrable=True,
-                          poll_initial_delay=0.5, generation_timeout=120)
+    op = WanVideoOperator(
+        task_id="gen",
+        positive_prompt="p",
+        size="720p_16_9",
+        duration=2,
+        deferrable=True,
+        poll_initial_delay=0.5,
+        generation_timeout=120,
+    )
     ti = mock.MagicMock(dag_id="d", task_id="gen", run_id="r1", map_index=-1)
     with pytest.raises(TaskDeferred) as info:
         op.execute({"ti": ti})  # type: ignore[arg-type]

@@ -60,9 +60,7 @@ dags: dict[str, DAG] = {
     "wan_deferrable": _video_dag("wan_deferrable", deferrable=True),
     "wan_sync": _video_dag("wan_sync", deferrable=False),
     "wan_budget": _video_dag("wan_budget", deferrable=True, max_cost_usd=0.05),
-    "wan_retry": _video_dag(
-        "wan_retry", deferrable=True, retries=1, retry_delay=timedelta(seconds=0)
-    ),
+    "wan_retry": _video_dag("wan_retry", deferrable=True, retries=1, retry_delay=timedelta(seconds=0)),
 }
 
 with DAG("wan_crash_after_submit", schedule=None, start_date=START, catchup=False) as crash_dag:
@@ -91,9 +89,9 @@ with DAG("wan_fire_and_forget", schedule=None, start_date=START, catchup=False) 
 dags["wan_fire_and_forget"] = ff_dag
 
 with DAG("wan_mapped", schedule=None, start_date=START, catchup=False) as mapped_dag:
-    WanVideoOperator.partial(
-        task_id="gen", size="720p_1_1", duration=2, deferrable=True, **FAST
-    ).expand(positive_prompt=[f"scene {i}: a lighthouse at dusk" for i in range(5)])
+    WanVideoOperator.partial(task_id="gen", size="720p_1_1", duration=2, deferrable=True, **FAST).expand(
+        positive_prompt=[f"scene {i}: a lighthouse at dusk" for i in range(5)]
+    )
 dags["wan_mapped"] = mapped_dag
 
 with DAG("wan_mapped_kwargs", schedule=None, start_date=START, catchup=False) as mapped_kwargs_dag:
