@@ -7,7 +7,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint typecheck unit demo bench soak emulator compose-tool compose-check clean lock
+.PHONY: venv test test-oldest lint typecheck unit demo bench soak emulator compose-tool compose-check clean lock
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -22,6 +22,8 @@ venv: $(STAMP)
 lock:
 	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra dev -c requirements/constraints.txt \
 		-o requirements/dev.lock
+	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra dev \
+		-c requirements/constraints-oldest.txt -o requirements/oldest.lock
 
 lint: venv
 	$(VENV)/bin/ruff check airflow_provider_wan tests dags_examples
@@ -33,7 +35,21 @@ typecheck: venv
 unit: venv compose-tool
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-test: lint typecheck unit
+test: lint typecheck unit test-oldest
+
+# The oldest supported Airflow (3.3.0): the hook, trigger, operator and S3 suites run on it too.
+OLDEST := .venv-oldest
+$(OLDEST)/.installed: pyproject.toml requirements/oldest.lock
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	@test -x $(OLDEST)/bin/python || uv venv --quiet -p $(PYTHON) $(OLDEST)
+	uv pip sync --quiet -p $(OLDEST)/bin/python requirements/oldest.lock
+	uv pip install --quiet -p $(OLDEST)/bin/python --no-deps -e .
+	@touch $@
+
+test-oldest: $(OLDEST)/.installed
+	$(OLDEST)/bin/python -c "import airflow; print('Airflow', airflow.__version__)"
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/test_hook.py tests/test_trigger.py \
+		tests/test_hook_emulator.py tests/test_operator.py tests/test_operator_s3.py tests/test_provider_info.py
 
 demo: venv
 	$(PY) -m airflow_provider_wan.demo
@@ -59,4 +75,4 @@ compose-check: venv compose-tool
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_compose.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache demo-output
+	rm -rf $(VENV) $(OLDEST) .mypy_cache .ruff_cache .pytest_cache demo-output
