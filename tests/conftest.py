@@ -38,6 +38,8 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 pytest_plugins = ["tests.fixtures_s3"]
 
 API_KEY = "test-key-0123456789abcdef"
+# A second accepted key with a unique, greppable value: the secrets canary test hunts for it everywhere.
+CANARY_KEY = "canary-5e1f7a9c-wan-secret-d41d8cd98f00"
 
 
 def runware_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> str:
@@ -58,7 +60,7 @@ def emulator_server() -> Iterator[RunningEmulator]:
     """One emulator for the session, fast settings; each test resets it through ``emulator``."""
     from airflow_provider_wan.emulator.testing import running_emulator
 
-    with running_emulator(api_keys=[API_KEY], processing_seconds=0.3, media_scale=0.25) as server:
+    with running_emulator(api_keys=[API_KEY, CANARY_KEY], processing_seconds=0.3, media_scale=0.25) as server:
         yield server
 
 
