@@ -72,6 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Allow binding a non-loopback interface (the emulator has no real security).",
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        dest="allowed_hosts",
+        metavar="NAME",
+        help="A non-loopback host the emulator may contact for media URLs, uploadEndpoint PUTs and "
+        "webhookURL POSTs (exact name or IP, e.g. a docker-compose service such as s3); repeatable, "
+        "or comma-separated. Loopback is always allowed; any other host is never contacted.",
+    )
     knobs = parser.add_argument_group("knobs", "Runtime knobs; also settable via POST /_emulator/faults.")
     for name, field in Knobs.model_fields.items():
         flag = name.replace("_", "-")
@@ -95,6 +104,8 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
             values[name] = getattr(args, name)
     if args.api_keys:
         values["api_keys"] = tuple(args.api_keys)
+    if args.allowed_hosts:
+        values["allowed_hosts"] = tuple(name for entry in args.allowed_hosts for name in entry.split(","))
     for name, value in list(values.items()):
         if (
             isinstance(value, str)
@@ -130,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The socket already listens, so the URL is usable as soon as it is printed.
     print(f"Runware emulator (Wan2.7) listening on http://{shown_host}:{port}/v1", flush=True)
     print(f"Accepted API key(s): {', '.join(settings.api_keys)}", flush=True)
+    if settings.allowed_hosts:
+        print(f"May contact, besides loopback: {', '.join(settings.allowed_hosts)}", flush=True)
     print(
         f"Control: http://{shown_host}:{port}/_emulator/ledger  /_emulator/faults  /_emulator/reset",
         flush=True,

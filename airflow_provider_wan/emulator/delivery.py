@@ -2,8 +2,8 @@
 
 Jobs themselves are lazy; only jobs that asked for a delivery get scheduled. A single scheduler
 task per app sleeps until the earliest due result (a heap), so the cost is one heap entry per
-result, not one coroutine per job. Targets must be loopback: anything else is recorded as skipped
-and never contacted.
+result, not one coroutine per job. Targets must be loopback or a host named with ``--allow-host``:
+anything else is recorded as skipped and never contacted.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import httpx
 from .downloads import ByteSource
 from .jobs import Job
 from .ledger import DeliveryStats
-from .media import is_loopback_url
 
 if TYPE_CHECKING:
     from .state import EmulatorState
@@ -149,9 +148,9 @@ class DeliveryScheduler:
             "ok": False,
             "last": None,
         }
-        if not is_loopback_url(url):
+        if not self.state.hosts.allows_url(url):
             stats.skipped += 1
-            record["last"] = "skipped: not a loopback URL"
+            record["last"] = "skipped: host not allowed (loopback or --allow-host only)"
             stats.log.append(record)
             return False
         delay = FIRST_RETRY_DELAY

@@ -13,6 +13,7 @@ from . import model
 from .errors import DOCS_MEDIA_STORAGE, DOCS_TASK_POLLING, ErrorDict, make_error
 from .jobs import Job, JobPlan, cost_per_result, draw_outcomes
 from .media import LoadedMedia, MediaProblem, probe_duration
+from .records import TaskRecord, trimmed_request
 from .sniff import MediaKind
 from .state import EmulatorState
 from .validation import (
@@ -49,6 +50,20 @@ def _with_task(error: ErrorDict, task: dict[str, Any], task_type: str) -> ErrorD
         error["taskUUID"] = task["taskUUID"]
     error["taskType"] = task_type
     return error
+
+
+def _conflict(state: EmulatorState, task: dict[str, Any], task_type: str) -> Items:
+    """A reused taskUUID (of any task type): refused, the earlier answer is not replayed."""
+    state.ledger.conflict(task_type)
+    error = make_error(
+        "conflictTaskUUID",
+        "A task with this taskUUID was already submitted. Poll it with getResponse or recover its "
+        "request and response with getTaskDetails.",
+        parameter="taskUUID",
+        type_="string",
+        documentation=DOCS_TASK_POLLING,
+    )
+    return _reject(state, _with_task(error, task, task_type))
 
 
 # --- videoInference ------------------------------------------------------------------------------
@@ -142,31 +157,21 @@ async def handle_video_inference(state: EmulatorState, task: dict[str, Any], ctx
     if errors:
         return _reject(state, errors[0])
     task_uuid: str = task["taskUUID"]
-    if state.jobs.get(task_uuid) is not None:
-        state.ledger.conflicts += 1
-        return _reject(
-            state,
-            _with_task(
-                make_error(
-                    "conflictTaskUUID",
-                    "A task with this taskUUID was already submitted. Poll it with getResponse.",
-                    parameter="taskUUID",
-                    type_="string",
-                ),
-                task,
-                "videoInference",
-            ),
-        )
+    if state.task_uuid_taken(task_uuid):
+        return _conflict(state, task, "videoInference")
+    # Held while media is fetched, so a concurrent request with the same UUID is refused meanwhile.
+    state.records.reserve(task_uuid)
+    try:
+        return await _accept_video_inference(state, task, ctx)
+    finally:
+        state.records.release(task_uuid)
+
+
+async def _accept_video_inference(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
+    task_uuid: str = task["taskUUID"]
     facts = await _inspect_media(state, task)
     if isinstance(facts, dict):
         return _reject(state, _with_task(facts, task, "videoInference"))
-    # A concurrent request may have taken the UUID while media was being fetched.
-    if state.jobs.get(task_uuid) is not None:
-        state.ledger.conflicts += 1
-        error = make_error(
-            "conflictTaskUUID", "A task with this taskUUID was already submitted.", parameter="taskUUID"
-        )
-        return _reject(state, _with_task(error, task, "videoInference"))
     plan = _plan(task, facts)
     costs = cost_per_result(
         model.rate_for(plan.tier), plan.duration, plan.number_results, plan.input_video_seconds
@@ -184,7 +189,7 @@ async def handle_video_inference(state: EmulatorState, task: dict[str, Any], ctx
     due, seeds, video_uuids, failed, nsfw = draw_outcomes(state.rng, task, plan, knobs, now)
     job = Job(
         task_uuid=task_uuid,
-        request=task,
+        request=trimmed_request(task),
         created_at=now,
         due_at=due,
         width=plan.width,
@@ -210,6 +215,7 @@ async def handle_video_inference(state: EmulatorState, task: dict[str, Any], ctx
     )
     state.jobs.add(job)
     state.ledger.submissions += 1
+    state.ledger.accepted["videoInference"] += 1
     state.ledger.charge(task_uuid, charge)
     if job.webhook_url or job.upload_endpoint:
         state.deliveries.schedule(job)
@@ -220,7 +226,7 @@ async def handle_video_inference(state: EmulatorState, task: dict[str, Any], ctx
 # --- getResponse / getTaskDetails ----------------------------------------------------------------
 
 
-def _lookup(state: EmulatorState, task: dict[str, Any], task_type: str) -> Job | ErrorDict:
+def _lookup(state: EmulatorState, task: dict[str, Any], task_type: str) -> Job | TaskRecord | ErrorDict:
     def check() -> None:
         check_unknown_keys(task, frozenset({"taskType", "taskUUID"}), "")
         if not present(task, "taskUUID"):
@@ -234,8 +240,8 @@ def _lookup(state: EmulatorState, task: dict[str, Any], task_type: str) -> Job |
     if error is not None:
         error["documentation"] = DOCS_TASK_POLLING
         return _with_task(error, task, task_type)
-    job = state.jobs.get(task["taskUUID"])
-    if job is None:
+    found = state.jobs.get(task["taskUUID"]) or state.records.get(task["taskUUID"])
+    if found is None:
         error = make_error(
             "taskNotFound",
             f"No task found with taskUUID {task['taskUUID']}.",
@@ -244,7 +250,7 @@ def _lookup(state: EmulatorState, task: dict[str, Any], task_type: str) -> Job |
             documentation=DOCS_TASK_POLLING,
         )
         return _with_task(error, task, task_type)
-    return job
+    return found
 
 
 async def handle_get_response(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
@@ -252,6 +258,8 @@ async def handle_get_response(state: EmulatorState, task: dict[str, Any], ctx: R
     found = _lookup(state, task, "getResponse")
     if isinstance(found, dict):
         return _reject(state, found)
+    if isinstance(found, TaskRecord):  # a synchronous task: its answer, as given
+        return [dict(item) for item in found.data], []
     return found.items(state.now(), state.knobs)
 
 
@@ -259,7 +267,12 @@ async def handle_get_task_details(state: EmulatorState, task: dict[str, Any], ct
     found = _lookup(state, task, "getTaskDetails")
     if isinstance(found, dict):
         return _reject(state, found)
-    data, errors = found.items(state.now(), state.knobs)
+    data: list[dict[str, Any]]
+    errors: list[ErrorDict] = []
+    if isinstance(found, TaskRecord):
+        data = [dict(item) for item in found.data]
+    else:
+        data, errors = found.items(state.now(), state.knobs)
     response: dict[str, Any] = {"data": data}
     if errors:
         response["errors"] = errors
@@ -308,26 +321,46 @@ async def handle_media_storage(state: EmulatorState, task: dict[str, Any], ctx: 
     if error is not None:
         error["documentation"] = DOCS_MEDIA_STORAGE
         return _reject(state, _with_task(error, task, "mediaStorage"))
-    task_uuid = task["taskUUID"]
-    if task.get("operation") == "delete":
-        media_uuid = task["mediaUUID"]
-        if not state.media.delete(media_uuid):
-            error = make_error(
-                "mediaNotFound",
-                f"No stored media with UUID {media_uuid}.",
-                parameter="mediaUUID",
-                documentation=DOCS_MEDIA_STORAGE,
-            )
-            return _reject(state, _with_task(error, task, "mediaStorage"))
-        state.ledger.media_deletes += 1
-        return [
-            {
-                "taskType": "mediaStorage",
-                "taskUUID": task_uuid,
-                "operation": "delete",
-                "mediaUUID": media_uuid,
-            }
-        ], []
+    task_uuid: str = task["taskUUID"]
+    if state.task_uuid_taken(task_uuid):  # checked before any media is fetched, decoded or stored
+        return _conflict(state, task, "mediaStorage")
+    state.records.reserve(task_uuid)
+    try:
+        if task.get("operation") == "delete":
+            data, errors = _delete_media(state, task)
+        else:
+            data, errors = await _store_media(state, task, ctx)
+        if data:
+            kept = [dict(item) for item in data]
+            state.records.add(TaskRecord(task_uuid, "mediaStorage", state.now(), trimmed_request(task), kept))
+            state.ledger.accepted["mediaStorage"] += 1
+        return data, errors
+    finally:
+        state.records.release(task_uuid)
+
+
+def _delete_media(state: EmulatorState, task: dict[str, Any]) -> Items:
+    media_uuid = task["mediaUUID"]
+    if not state.media.delete(media_uuid):
+        error = make_error(
+            "mediaNotFound",
+            f"No stored media with UUID {media_uuid}.",
+            parameter="mediaUUID",
+            documentation=DOCS_MEDIA_STORAGE,
+        )
+        return _reject(state, _with_task(error, task, "mediaStorage"))
+    state.ledger.media_deletes += 1
+    return [
+        {
+            "taskType": "mediaStorage",
+            "taskUUID": task["taskUUID"],
+            "operation": "delete",
+            "mediaUUID": media_uuid,
+        }
+    ], []
+
+
+async def _store_media(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
     try:
         loaded = await state.loader.load(task["media"], kind=None, allow_inline=True)
     except MediaProblem as problem:
@@ -346,11 +379,15 @@ async def handle_media_storage(state: EmulatorState, task: dict[str, Any], ctx: 
         assert loaded.path is not None and loaded.temporary
         stored = state.media.add_file(loaded.path, loaded.info, media_uuid)
     state.ledger.media_uploads += 1
-    media_url = f"{ctx.public_base}/media/storage/{media_uuid}.{stored.info.ext}"
-    if state.settings.public_url:
-        media_url = f"{state.settings.public_url.rstrip('/')}/media/storage/{media_uuid}.{stored.info.ext}"
+    base = state.settings.public_url.rstrip("/") if state.settings.public_url else ctx.public_base
+    media_url = f"{base}/media/storage/{media_uuid}.{stored.info.ext}"
     return [
-        {"taskType": "mediaStorage", "taskUUID": task_uuid, "mediaUUID": media_uuid, "mediaURL": media_url}
+        {
+            "taskType": "mediaStorage",
+            "taskUUID": task["taskUUID"],
+            "mediaUUID": media_uuid,
+            "mediaURL": media_url,
+        }
     ], []
 
 

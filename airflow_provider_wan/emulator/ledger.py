@@ -21,7 +21,7 @@ class DeliveryStats:
     delivered: int = 0  # deliveries that got a 2xx
     attempts: int = 0  # HTTP attempts including retries
     failed: int = 0  # deliveries that gave up after the last attempt
-    skipped: int = 0  # non-loopback targets: never contacted
+    skipped: int = 0  # targets neither loopback nor allowed (--allow-host): never contacted
     log: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=DELIVERY_LOG_SIZE))
 
     def snapshot(self) -> dict[str, Any]:
@@ -40,6 +40,8 @@ class Ledger:
         self.requests: Counter[str] = Counter()
         self.submissions = 0
         self.conflicts = 0
+        self.conflicts_by_task_type: Counter[str] = Counter()
+        self.accepted: Counter[str] = Counter()  # accepted tasks per taskType (new taskUUIDs only)
         self.rejected: Counter[str] = Counter()  # error codes returned for tasks
         self.charge_events: Counter[str] = Counter()  # taskUUID -> number of charges
         self.charged_usd = 0.0
@@ -61,6 +63,11 @@ class Ledger:
         if task_type not in self.requests and len(self.requests) >= MAX_TASK_TYPE_KEYS:
             task_type = "<other>"
         self.requests[task_type] += 1
+
+    def conflict(self, task_type: str) -> None:
+        """A reused taskUUID was refused (any taskType)."""
+        self.conflicts += 1
+        self.conflicts_by_task_type[task_type] += 1
 
     def charge(self, task_uuid: str, amount: float) -> None:
         self.charge_events[task_uuid.lower()] += 1
@@ -88,6 +95,8 @@ class Ledger:
             "requests": dict(self.requests),
             "submissions": self.submissions,
             "conflicts": self.conflicts,
+            "conflicts_by_task_type": dict(self.conflicts_by_task_type),
+            "accepted": dict(self.accepted),
             "charged_usd": round(self.charged_usd, 4),
             "failed_results_usd": round(refunded, 4),
             "duplicates": len(duplicates),

@@ -1,7 +1,8 @@
 """Input media: the on-disk media store, and loading a media reference (UUID, URL, data URI, base64).
 
-URLs are fetched only from loopback hosts: the emulator must never contact the outside world, so a
-public URL is rejected without a connection attempt (the real API would fetch it).
+URLs are fetched only from loopback hosts and the hosts named with ``--allow-host`` (for service names in
+a docker-compose network such as ``s3``): the emulator must never contact the outside world, so any
+other URL is rejected without a connection attempt (the real API would fetch it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import ipaddress
 import os
 import shutil
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -19,6 +21,7 @@ from urllib.parse import urljoin, urlsplit
 import av
 import httpx
 
+from .settings import normalise_host
 from .sniff import ALLOWED_FORMATS, HEAD_BYTES, MediaInfo, MediaKind, image_size, sniff
 from .validation import is_http_url, is_uuid
 
@@ -52,6 +55,31 @@ def is_loopback_url(url: str) -> bool:
         return is_http_url(url) and is_loopback_host(urlsplit(url).hostname)
     except ValueError:
         return False
+
+
+class HostPolicy:
+    """Which hosts the emulator may contact: loopback always, plus an explicit allow-list of exact
+    names (e.g. docker-compose service names). Names are compared, never resolved, before deciding."""
+
+    def __init__(self, allowed: Iterable[str] = ()) -> None:
+        self.allowed = frozenset(normalise_host(name) for name in allowed)
+
+    def allows_host(self, host: str | None) -> bool:
+        if is_loopback_host(host):
+            return True
+        return bool(host) and normalise_host(host or "") in self.allowed
+
+    def allows_url(self, url: str) -> bool:
+        try:
+            return is_http_url(url) and self.allows_host(urlsplit(url).hostname)
+        except ValueError:
+            return False
+
+    def describe(self) -> str:
+        hosts = "loopback hosts (127.0.0.1, ::1, localhost)"
+        if self.allowed:
+            hosts += " and " + ", ".join(sorted(self.allowed))
+        return hosts
 
 
 @dataclass(frozen=True)
@@ -152,10 +180,13 @@ def check_kind(info: MediaInfo | None, kind: MediaKind) -> MediaInfo:
 class MediaLoader:
     """Resolves media references into ``LoadedMedia``; fetched files go to a scratch dir."""
 
-    def __init__(self, store: MediaStore, scratch_dir: Path, max_bytes: int) -> None:
+    def __init__(
+        self, store: MediaStore, scratch_dir: Path, max_bytes: int, hosts: HostPolicy | None = None
+    ) -> None:
         self.store = store
         self.scratch_dir = scratch_dir
         self.max_bytes = max_bytes
+        self.hosts = hosts if hosts is not None else HostPolicy()
         scratch_dir.mkdir(parents=True, exist_ok=True)
 
     async def load(self, ref: str, *, kind: MediaKind | None, allow_inline: bool) -> LoadedMedia:
@@ -198,16 +229,16 @@ class MediaLoader:
         return media
 
     async def fetch(self, url: str) -> Path:
-        """Download a loopback URL into the scratch dir (redirects followed only to loopback)."""
+        """Download an allowed URL into the scratch dir (redirects followed only to allowed hosts)."""
         target = self.scratch_dir / f"fetch-{uuid.uuid4().hex}"
         current = url
         try:
             async with httpx.AsyncClient(timeout=FETCH_TIMEOUT_SECONDS, trust_env=False) as client:
                 for _ in range(MAX_REDIRECTS + 1):
-                    if not is_loopback_url(current):
+                    if not self.hosts.allows_url(current):
                         raise MediaProblem(
                             "invalidMediaURL",
-                            f"The emulator only fetches loopback URLs (127.0.0.1, ::1, localhost): {current}",
+                            f"The emulator only fetches URLs of {self.hosts.describe()}: {current}",
                         )
                     async with client.stream("GET", current) as response:
                         if response.is_redirect and "location" in response.headers:

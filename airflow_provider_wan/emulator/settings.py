@@ -7,11 +7,45 @@ flags map one-to-one onto fields.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DEFAULT_API_KEY = "runware-emulator-key"
+
+# A DNS name: dot-separated labels of letters, digits, "-" and "_" (docker-compose service names).
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*$")
+
+
+def normalise_host(name: str) -> str:
+    """Canonical form of a host name or IP literal: lower case, no trailing dot, no IPv6 brackets."""
+    host = name.strip().lower()
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    host = host.rstrip(".")
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return host
+
+
+def normalise_allowed_host(value: str) -> str:
+    """One ``--allow-host`` entry: an exact host name or IP literal (no scheme, port, path or wildcard)."""
+    host = normalise_host(value)
+    try:
+        ipaddress.ip_address(host)
+        return host
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(host):
+        raise ValueError(
+            f"allowed host {value!r} must be a bare host name or IP address"
+            " (no scheme, port, path or wildcard)"
+        )
+    return host
 
 
 def _p(description: str) -> float:
@@ -83,6 +117,16 @@ class EmulatorSettings(Knobs):
     public_url: str | None = Field(None, description="Base for media URLs; None = the request's base URL.")
     max_media_bytes: int = Field(512 * 1024 * 1024, gt=0, description="Cap on one uploaded/fetched medium.")
     max_request_bytes: int = Field(256 * 1024 * 1024, gt=0, description="Cap on one POST /v1 body.")
+    allowed_hosts: tuple[str, ...] = Field(
+        (),
+        description="Non-loopback hosts the emulator may contact (media URLs, uploadEndpoint, webhookURL),"
+        " e.g. docker-compose service names; loopback is always allowed, everything else never contacted.",
+    )
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _normalise_allowed_hosts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(normalise_allowed_host(host) for host in value))
 
     def knobs(self) -> Knobs:
         return Knobs.model_validate(self.model_dump(include=set(Knobs.model_fields)))

@@ -15,7 +15,8 @@ from .encoder import VideoCache, default_cache_dir, scaled_spec
 from .faults import FaultInjector
 from .jobs import Job, JobStore
 from .ledger import Ledger
-from .media import MediaLoader, MediaStore
+from .media import HostPolicy, MediaLoader, MediaStore
+from .records import TaskRecords
 from .settings import EmulatorSettings, Knobs
 
 
@@ -30,11 +31,13 @@ class EmulatorState:
         else:
             root = Path(tempfile.mkdtemp(prefix="runware-emulator-"))
             self._owned_dir = root
+        self.hosts = HostPolicy(settings.allowed_hosts)  # loopback + --allow-host: all it may contact
         self.media = MediaStore(root / "uploads")
-        self.loader = MediaLoader(self.media, root / "scratch", settings.max_media_bytes)
+        self.loader = MediaLoader(self.media, root / "scratch", settings.max_media_bytes, self.hosts)
         cache_dir = Path(settings.video_cache_dir) if settings.video_cache_dir else default_cache_dir()
         self.videos = VideoCache(cache_dir)
         self.jobs = JobStore()
+        self.records = TaskRecords()
         self.ledger = Ledger()
         self.clock_offset = 0.0
         self._seed_rngs()
@@ -46,6 +49,14 @@ class EmulatorState:
         self.rng = random.Random(base)
         self.faults = FaultInjector(random.Random(base + 1))
         self._delivery_rng = random.Random(base + 2)
+
+    def task_uuid_taken(self, task_uuid: str) -> bool:
+        """True when an accepted task of any type holds ``task_uuid``, or one being handled reserved it."""
+        return (
+            self.jobs.get(task_uuid) is not None
+            or self.records.get(task_uuid) is not None
+            or self.records.is_reserved(task_uuid)
+        )
 
     def now(self) -> float:
         """Emulator time: wall clock plus whatever /_emulator/clock advanced it by."""
@@ -62,6 +73,7 @@ class EmulatorState:
 
     def reset(self, *, keep_faults: bool = False) -> None:
         self.jobs.clear()
+        self.records.clear()
         self.media.clear()
         self.loader.clear_scratch()
         self.deliveries.clear()

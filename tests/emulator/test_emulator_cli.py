@@ -35,9 +35,25 @@ def test_flags_map_onto_settings() -> None:
 def test_defaults() -> None:
     settings = settings_from_args(build_parser().parse_args([]))
     assert settings.api_keys == ("runware-emulator-key",) and settings.p_500 == 0
+    assert settings.allowed_hosts == ()
 
 
-@pytest.mark.parametrize("argv", [["--fault-p-500", "2"], ["--failure-shape", "x"], ["--host", "0.0.0.0"]])
+def test_allow_host_is_repeatable_and_comma_separated() -> None:
+    args = build_parser().parse_args(["--allow-host", "s3", "--allow-host", "MinIO,airflow-webserver"])
+    assert settings_from_args(args).allowed_hosts == ("s3", "minio", "airflow-webserver")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--fault-p-500", "2"],
+        ["--failure-shape", "x"],
+        ["--host", "0.0.0.0"],
+        ["--allow-host", "http://s3:9000"],
+        ["--allow-host", "s3,"],
+        ["--allow-host", "*.internal"],
+    ],
+)
 def test_bad_flags_exit(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         main(argv)
@@ -45,7 +61,17 @@ def test_bad_flags_exit(argv: list[str]) -> None:
 
 def test_process_prints_url_and_serves() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "airflow_provider_wan.emulator", "--port", "0", "--log-level", "warning"],
+        [
+            sys.executable,
+            "-m",
+            "airflow_provider_wan.emulator",
+            "--port",
+            "0",
+            "--log-level",
+            "warning",
+            "--allow-host",
+            "s3",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -57,6 +83,7 @@ def test_process_prints_url_and_serves() -> None:
             "Runware emulator (Wan2.7) listening on http://127.0.0.1:"
         ) and first.endswith("/v1")
         assert keys == "Accepted API key(s): runware-emulator-key"
+        assert process.stdout.readline().strip() == "May contact, besides loopback: s3"
         base = first.rsplit(" ", 1)[-1]
         deadline = time.monotonic() + 10
         while True:

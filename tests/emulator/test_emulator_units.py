@@ -11,6 +11,7 @@ from airflow_provider_wan.emulator.downloads import ByteSource, padded_source, p
 from airflow_provider_wan.emulator.encoder import scaled_spec
 from airflow_provider_wan.emulator.media import MediaProblem, decode_inline, is_loopback_url
 from airflow_provider_wan.emulator.model import closest_preset, doc_url
+from airflow_provider_wan.emulator.records import MAX_STORED_INLINE_CHARS, trim_inline, trimmed_request
 from airflow_provider_wan.emulator.sniff import image_size, sniff
 
 from .helpers import audio, jpeg, mp4_file, png, webp
@@ -118,3 +119,19 @@ def test_presets_and_docs() -> None:
     spec = scaled_spec(1920, 1080, 5, "mp4", True, 0.1)
     assert (spec.width, spec.height, spec.fps) == (192, 108, 3)
     assert scaled_spec(1280, 720, 5, "mp4", True, 1.0).fps == 30
+
+
+def test_trim_inline_cuts_only_long_inline_payloads() -> None:
+    long_url = "https://s3.example/bucket/key?X-Amz-Signature=" + "a" * 2000
+    uuid_ = "2f1c8b8e-3d0b-4a55-9a53-7d3f6f2b1a10"
+    short = "iVBOR" * 10
+    for value in (long_url, uuid_, short, None, 5, "x" * MAX_STORED_INLINE_CHARS):
+        assert trim_inline(value) == value
+    plain = "A" * 5000
+    assert trim_inline(plain) == "A" * 48 + "...[4952 characters omitted]"
+    uri = "data:image/png;base64," + "B" * 5000
+    assert trim_inline(uri) == "data:image/png;base64," + "B" * 48 + "...[4952 characters omitted]"
+    task = {"taskType": "videoInference", "inputs": {"referenceImages": [uri, uuid_], "audio": long_url}}
+    kept = trimmed_request(task)
+    assert kept["inputs"]["referenceImages"] == [trim_inline(uri), uuid_]
+    assert kept["inputs"]["audio"] == long_url and task["inputs"]["referenceImages"][0] == uri

@@ -329,20 +329,40 @@ def test_burnt_upload_uuid_moves_to_next_derivation(
 def test_emulator_resend_of_upload_is_answered_by_conflict(
     tmp_path: Path, mp4_bytes: bytes, runware_hook: RunwareHook, emulator: Any
 ) -> None:
-    """Against the emulator: a second resolve (a task retry) must not store the clip again."""
-    probe_uuid = str(uuid.uuid4())
-    media = base64.b64encode(make_mp4(seconds=0.2)).decode()
-    task = {"taskType": "mediaStorage", "taskUUID": probe_uuid, "operation": "upload", "media": media}
-    emulator.call([task])
-    if "conflictTaskUUID" not in emulator.call([task]).text:
-        pytest.skip("the emulator does not yet refuse a reused mediaStorage taskUUID (reported to the lead)")
+    """Against the emulator: a second resolve (a task retry) re-sends the same upload taskUUID, gets
+    conflictTaskUUID, recovers the media UUID from getTaskDetails and never stores the clip again."""
+    # On the wire first: a resent upload is refused, its details hold the stored media.
+    task = {
+        "taskType": "mediaStorage",
+        "taskUUID": str(uuid.uuid4()),
+        "operation": "upload",
+        "media": base64.b64encode(make_mp4(seconds=0.2)).decode(),
+    }
+    stored = emulator.call([task]).json()["data"][0]
+    resent = emulator.call([task])
+    assert resent.status_code == 400 and resent.json()["errors"][0]["code"] == "conflictTaskUUID"
+    details = emulator.call([{"taskType": "getTaskDetails", "taskUUID": task["taskUUID"]}]).json()
+    assert details["data"][0]["response"]["data"][0]["mediaUUID"] == stored["mediaUUID"]
+    assert emulator.ledger()["media_uploads"] == 1
     emulator.reset()
+
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(mp4_bytes)
     first = resolve_media_inputs(_t2v(reference_videos=[str(clip)]), hook=runware_hook, scope=SCOPE)
     again = resolve_media_inputs(_t2v(reference_videos=[str(clip)]), hook=runware_hook, scope=SCOPE)
+
     assert first.request.reference_videos == again.request.reference_videos
-    assert emulator.ledger()["media_uploads"] == 1
+    assert not first.media[0].reused and again.media[0].reused
+    ledger = emulator.ledger()
+    assert ledger["media_uploads"] == 1
+    assert ledger["conflicts"] == 1 and ledger["conflicts_by_task_type"] == {"mediaStorage": 1}
+    assert ledger["rejected"] == {"conflictTaskUUID": 1}
+    assert ledger["requests"] == {"mediaStorage": 2, "getTaskDetails": 1}
+    # The UUID really is the one the emulator stored, and the request accepts it.
+    (media_uuid,) = again.request.reference_videos  # type: ignore[misc]
+    assert emulator.state.media.get(media_uuid) is not None
+    ack = runware_hook.submit_video(again.request, str(uuid.uuid4()))
+    assert not ack.already_submitted
 
 
 # ---------------------------------------------------------------------------------------------------
