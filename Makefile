@@ -75,4 +75,4 @@ compose-check: venv compose-tool
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_compose.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST) .mypy_cache .ruff_cache .pytest_cache demo-output
+	rm -rf $(VENV) $(OLDEST) .airflow-home .mypy_cache .ruff_cache .pytest_cache demo-output

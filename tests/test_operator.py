@@ -172,6 +172,13 @@ def test_bad_input_raises_before_any_request(emulator) -> None:  # type: ignore[
     with pytest.raises(InvalidRequestError) as info:
         WanVideoOperator(task_id="y", positive_prompt="p", size="4k").build_request()
     assert info.value.parameter == "size"
+    # In a task it fails fast: a retry cannot fix a bad request (and nothing was sent).
+    from unittest import mock
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    with pytest.raises(AirflowFailException, match="width"):
+        op.execute({"ti": mock.MagicMock(dag_id="d", task_id="x", run_id="r", map_index=-1)})  # type: ignore[arg-type]
     assert emulator.ledger()["http_requests"] == 0
 
 

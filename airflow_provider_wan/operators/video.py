@@ -42,7 +42,10 @@ class RunwareVideoLink(BaseOperatorLink):
     def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
         from airflow.sdk.execution_time.xcom import XCom
 
-        value = XCom.get_value(ti_key=ti_key, key="video_url")
+        try:
+            value = XCom.get_value(ti_key=ti_key, key="video_url")
+        except Exception:  # no video (yet): the task failed or is still running
+            return ""
         return value if isinstance(value, str) else ""
 
 
@@ -290,6 +293,13 @@ class WanVideoOperator(BaseOperator):
     # -- execution ------------------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any] | None:
+        try:
+            return self._execute(context)
+        except InvalidRequestError as err:
+            # Raised before anything is submitted and deterministic: a retry cannot fix it, fail now.
+            raise AirflowFailException(str(err)) from err
+
+    def _execute(self, context: Context) -> dict[str, Any] | None:
         from airflow_provider_wan.media import inputs as media_inputs
 
         values = self.build_values()
