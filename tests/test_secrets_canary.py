@@ -83,3 +83,21 @@ async def test_canary_not_in_serialized_trigger_hook_or_errors(emulator, monkeyp
     hook.close()
     for text in texts:
         assert CANARY_KEY not in text
+
+
+def test_canary_key_absent_after_every_example_dag(emulator, aws_conn, s3_bucket, monkeypatch, capfd) -> None:  # type: ignore[no-untyped-def]
+    """The example DAGs, as users will copy them, run with the canary key: it must leak nowhere."""
+    from tests.test_examples import EXAMPLE_DAGS, _run
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_RUNWARE_DEFAULT", runware_conn_json(emulator.base_url, api_key=CANARY_KEY)
+    )
+    monkeypatch.setenv("AIRFLOW_VAR_WAN_EXAMPLES_BUCKET", s3_bucket)
+    states = {}
+    for dag_id in sorted(EXAMPLE_DAGS):
+        states[dag_id] = _run(dag_id, when=pendulum.now("UTC")).state
+    assert set(states.values()) == {"success"}, states
+    output = "".join(capfd.readouterr())
+    places = {"task and trigger logs": output, "metadata DB": _metadata_db_dump(), "log files": _log_files()}
+    for name, text in places.items():
+        assert CANARY_KEY not in text, f"API key leaked into {name}"
