@@ -267,50 +267,100 @@ def _task_types(tasks: Sequence[Mapping[str, Any]]) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-class _ClientBase:
-    def __init__(self, config: ClientConfig) -> None:
-        self.config = config
+@dataclass(frozen=True)
+class Call:
+    """One API call: the task array to POST and how to read the answer. Both twins send the same calls."""
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+    tasks: list[dict[str, Any]]
+    parse: Callable[[Envelope, int], Any]
 
-    @staticmethod
-    def _submit_tasks(request: WanVideoRequest, task_uuid: str) -> list[dict[str, Any]]:
-        return [request.to_wire(task_uuid=task_uuid)]
+    @property
+    def task_types(self) -> str:
+        return _task_types(self.tasks)
 
-    @staticmethod
-    def _get_response_tasks(task_uuids: Sequence[str]) -> list[dict[str, Any]]:
-        return [{"taskType": "getResponse", "taskUUID": u} for u in dict.fromkeys(task_uuids)]
 
-    @staticmethod
-    def _media_task(media: bytes | str) -> list[dict[str, Any]]:
-        return [
-            {
-                "taskType": "mediaStorage",
-                "taskUUID": str(uuid.uuid4()),
-                "operation": "upload",
-                "media": media_payload(media),
-            }
-        ]
+def submit_call(request: WanVideoRequest, task_uuid: str) -> Call:
+    return Call(
+        [request.to_wire(task_uuid=task_uuid)], lambda env, status: parse_submit(env, status, task_uuid)
+    )
 
-    @staticmethod
-    def _parse_media(envelope: Envelope, status: int, task_uuid: str) -> MediaUpload:
-        item = parse_single(envelope, status, task_uuid, "mediaStorage")
-        media_uuid = item.get("mediaUUID") or item.get("imageUUID")
-        if not isinstance(media_uuid, str):
-            raise RunwareTransportError("mediaStorage answer holds no mediaUUID", task_uuid=task_uuid)
-        media_url = item.get("mediaURL") or item.get("imageURL")
-        return MediaUpload(media_uuid=media_uuid, media_url=media_url if isinstance(media_url, str) else None)
 
-    @staticmethod
-    def _transport_error(exc: httpx.HTTPError, task_types: str) -> RunwareTransportError:
-        # The exception text of httpx never holds headers, but keep only its class and short message.
-        return RunwareTransportError(
-            f"{type(exc).__name__} talking to Runware ({task_types}): {str(exc)[:200]}", category="transport"
+def get_responses_call(task_uuids: Sequence[str]) -> Call:
+    unique = list(dict.fromkeys(task_uuids))
+    tasks = [{"taskType": "getResponse", "taskUUID": u} for u in unique]
+    return Call(tasks, lambda env, status: parse_responses(env, status, unique))
+
+
+def task_details_call(task_uuid: str) -> Call:
+    tasks = [{"taskType": "getTaskDetails", "taskUUID": task_uuid}]
+    return Call(tasks, lambda env, status: parse_single(env, status, task_uuid, "getTaskDetails"))
+
+
+def upload_media_call(media: bytes | str, task_uuid: str | None = None) -> Call:
+    """``mediaStorage`` upload; pass a deterministic ``task_uuid`` to make a resend detectable."""
+    task_uuid = task_uuid or str(uuid.uuid4())
+    tasks = [
+        {
+            "taskType": "mediaStorage",
+            "taskUUID": task_uuid,
+            "operation": "upload",
+            "media": media_payload(media),
+        }
+    ]
+    return Call(tasks, lambda env, status: parse_media(env, status, task_uuid))
+
+
+def delete_media_call(media_uuid: str) -> Call:
+    task_uuid = str(uuid.uuid4())
+    tasks = [
+        {"taskType": "mediaStorage", "taskUUID": task_uuid, "operation": "delete", "mediaUUID": media_uuid}
+    ]
+    return Call(tasks, lambda env, status: parse_single(env, status, task_uuid, "mediaStorage"))
+
+
+def parse_media(envelope: Envelope, status: int, task_uuid: str) -> MediaUpload:
+    item = parse_single(envelope, status, task_uuid, "mediaStorage")
+    media_uuid = item.get("mediaUUID") or item.get("imageUUID")
+    if not isinstance(media_uuid, str):
+        raise RunwareTransportError("mediaStorage answer holds no mediaUUID", task_uuid=task_uuid)
+    media_url = item.get("mediaURL") or item.get("imageURL")
+    return MediaUpload(media_uuid=media_uuid, media_url=media_url if isinstance(media_url, str) else None)
+
+
+def transport_error(exc: httpx.HTTPError, task_types: str) -> RunwareTransportError:
+    # httpx exception texts never hold headers; keep only the class and a short message anyway.
+    return RunwareTransportError(
+        f"{type(exc).__name__} talking to Runware ({task_types}): {str(exc)[:200]}", category="transport"
+    )
+
+
+class Attempts:
+    """The retry bookkeeping of one call, shared by both twins (they differ only in how they sleep)."""
+
+    def __init__(self, policy: RetryPolicy, task_types: str) -> None:
+        self.policy = policy
+        self.task_types = task_types
+        self.started = time.monotonic()
+        self.attempt = 0
+
+    def after_failure(self, exc: httpx.HTTPError | RunwareError) -> float:
+        """Seconds to wait before the next attempt; raises the error when the policy gives up."""
+        self.attempt += 1
+        error = transport_error(exc, self.task_types) if isinstance(exc, httpx.HTTPError) else exc
+        delay = self.policy.delay_for(self.attempt, error, time.monotonic() - self.started)
+        if delay is None:
+            raise error
+        log.info(
+            "Runware %s attempt %d failed (%s); retrying in %.1fs",
+            self.task_types,
+            self.attempt,
+            error,
+            delay,
         )
+        return delay
 
 
-class RunwareClient(_ClientBase):
+class RunwareClient:
     """Synchronous client with one long-lived ``httpx.Client``; use as a context manager."""
 
     def __init__(
@@ -320,9 +370,12 @@ class RunwareClient(_ClientBase):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        super().__init__(config)
+        self.config = config
         self._http = httpx.Client(base_url="", transport=transport, **config.client_kwargs())
         self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
 
     def __enter__(self) -> RunwareClient:
         return self
@@ -335,60 +388,39 @@ class RunwareClient(_ClientBase):
 
     def post_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> tuple[int, Envelope]:
         """POST a task array with the retry policy; returns (HTTP status, envelope)."""
-        task_types = _task_types(tasks)
-        started = time.monotonic()
-        attempt = 0
+        attempts = Attempts(self.config.retry, _task_types(tasks))
         while True:
-            attempt += 1
             try:
                 response = self._http.post(self.config.base_url, json=list(tasks))
-                return response.status_code, decode_response(response, task_types)
-            except httpx.HTTPError as exc:
-                error: RunwareError = self._transport_error(exc, task_types)
-            except RunwareError as exc:
-                error = exc
-            delay = self.config.retry.delay_for(attempt, error, time.monotonic() - started)
-            if delay is None:
-                raise error
-            log.info(
-                "Runware %s attempt %d failed (%s); retrying in %.1fs", task_types, attempt, error, delay
-            )
-            self._sleep(delay)
+                return response.status_code, decode_response(response, attempts.task_types)
+            except (httpx.HTTPError, RunwareError) as exc:
+                self._sleep(attempts.after_failure(exc))
+
+    def call(self, call: Call) -> Any:
+        status, envelope = self.post_tasks(call.tasks)
+        return call.parse(envelope, status)
 
     def submit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
-        status, envelope = self.post_tasks(self._submit_tasks(request, task_uuid))
-        return parse_submit(envelope, status, task_uuid)
+        result: SubmitResult = self.call(submit_call(request, task_uuid))
+        return result
 
     def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-        if not task_uuids:
-            return {}
-        status, envelope = self.post_tasks(self._get_response_tasks(task_uuids))
-        return parse_responses(envelope, status, task_uuids)
+        states: dict[str, TaskState] = self.call(get_responses_call(task_uuids)) if task_uuids else {}
+        return states
 
     def get_task_details(self, task_uuid: str) -> Mapping[str, Any]:
-        status, envelope = self.post_tasks([{"taskType": "getTaskDetails", "taskUUID": task_uuid}])
-        return parse_single(envelope, status, task_uuid, "getTaskDetails")
+        details: Mapping[str, Any] = self.call(task_details_call(task_uuid))
+        return details
 
-    def upload_media(self, media: bytes | str) -> MediaUpload:
-        tasks = self._media_task(media)
-        status, envelope = self.post_tasks(tasks)
-        return self._parse_media(envelope, status, tasks[0]["taskUUID"])
+    def upload_media(self, media: bytes | str, task_uuid: str | None = None) -> MediaUpload:
+        upload: MediaUpload = self.call(upload_media_call(media, task_uuid))
+        return upload
 
     def delete_media(self, media_uuid: str) -> None:
-        task_uuid = str(uuid.uuid4())
-        tasks = [
-            {
-                "taskType": "mediaStorage",
-                "taskUUID": task_uuid,
-                "operation": "delete",
-                "mediaUUID": media_uuid,
-            }
-        ]
-        status, envelope = self.post_tasks(tasks)
-        parse_single(envelope, status, task_uuid, "mediaStorage")
+        self.call(delete_media_call(media_uuid))
 
 
-class AsyncRunwareClient(_ClientBase):
+class AsyncRunwareClient:
     """Asynchronous twin with one long-lived ``httpx.AsyncClient``; use as an async context manager."""
 
     def __init__(
@@ -398,9 +430,12 @@ class AsyncRunwareClient(_ClientBase):
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        super().__init__(config)
+        self.config = config
         self._http = httpx.AsyncClient(base_url="", transport=transport, **config.client_kwargs())
         self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
 
     async def __aenter__(self) -> AsyncRunwareClient:
         return self
@@ -416,41 +451,31 @@ class AsyncRunwareClient(_ClientBase):
         return self._http.is_closed
 
     async def post_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> tuple[int, Envelope]:
-        task_types = _task_types(tasks)
-        started = time.monotonic()
-        attempt = 0
+        """POST a task array with the retry policy; returns (HTTP status, envelope)."""
+        attempts = Attempts(self.config.retry, _task_types(tasks))
         while True:
-            attempt += 1
             try:
                 response = await self._http.post(self.config.base_url, json=list(tasks))
-                return response.status_code, decode_response(response, task_types)
-            except httpx.HTTPError as exc:
-                error: RunwareError = self._transport_error(exc, task_types)
-            except RunwareError as exc:
-                error = exc
-            delay = self.config.retry.delay_for(attempt, error, time.monotonic() - started)
-            if delay is None:
-                raise error
-            log.info(
-                "Runware %s attempt %d failed (%s); retrying in %.1fs", task_types, attempt, error, delay
-            )
-            await self._sleep(delay)
+                return response.status_code, decode_response(response, attempts.task_types)
+            except (httpx.HTTPError, RunwareError) as exc:
+                await self._sleep(attempts.after_failure(exc))
+
+    async def call(self, call: Call) -> Any:
+        status, envelope = await self.post_tasks(call.tasks)
+        return call.parse(envelope, status)
 
     async def submit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
-        status, envelope = await self.post_tasks(self._submit_tasks(request, task_uuid))
-        return parse_submit(envelope, status, task_uuid)
+        result: SubmitResult = await self.call(submit_call(request, task_uuid))
+        return result
 
     async def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-        if not task_uuids:
-            return {}
-        status, envelope = await self.post_tasks(self._get_response_tasks(task_uuids))
-        return parse_responses(envelope, status, task_uuids)
+        states: dict[str, TaskState] = await self.call(get_responses_call(task_uuids)) if task_uuids else {}
+        return states
 
     async def get_task_details(self, task_uuid: str) -> Mapping[str, Any]:
-        status, envelope = await self.post_tasks([{"taskType": "getTaskDetails", "taskUUID": task_uuid}])
-        return parse_single(envelope, status, task_uuid, "getTaskDetails")
+        details: Mapping[str, Any] = await self.call(task_details_call(task_uuid))
+        return details
 
-    async def upload_media(self, media: bytes | str) -> MediaUpload:
-        tasks = self._media_task(media)
-        status, envelope = await self.post_tasks(tasks)
-        return self._parse_media(envelope, status, tasks[0]["taskUUID"])
+    async def upload_media(self, media: bytes | str, task_uuid: str | None = None) -> MediaUpload:
+        upload: MediaUpload = await self.call(upload_media_call(media, task_uuid))
+        return upload

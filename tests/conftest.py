@@ -37,6 +37,12 @@ os.environ["AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST"] = json.dumps(
 
 pytest_plugins = ["tests.fixtures_s3"]
 
+# The XCom contract as the README documents it (tests check against this, not against the code's list).
+CONTRACT_KEYS = frozenset(
+    {"task_uuid", "model", "status", "video_url", "video_urls", "videos", "cost", "estimated_cost"}
+)
+VIDEO_KEYS = frozenset({"video_uuid", "video_url", "seed", "nsfw_content", "cost"})
+
 API_KEY = "test-key-0123456789abcdef"
 # A second accepted key with a unique, greppable value: the secrets canary test hunts for it everywhere.
 CANARY_KEY = "canary-5e1f7a9c-wan-secret-d41d8cd98f00"

@@ -16,22 +16,12 @@ from typing import Any
 import pendulum
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import CONTRACT_KEYS, ROOT
 from tests.e2e_support import AirflowStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 DAG_ID = "example_wan_fire_and_forget"
-CONTRACT_KEYS = {
-    "task_uuid",
-    "model",
-    "status",
-    "video_url",
-    "video_urls",
-    "videos",
-    "cost",
-    "estimated_cost",
-}
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from typing import Any
 import pendulum
 import pytest
 
-from tests.conftest import API_KEY, ROOT
+from tests.conftest import API_KEY, CONTRACT_KEYS, ROOT
 
 EXAMPLES = ROOT / "dags_examples"
 # Fast polling and retries for the examples (read when their files are parsed; production defaults
@@ -37,16 +37,6 @@ EXAMPLE_DAGS = {
     "example_wan_audio_driven",
     "example_wan_etl_to_video",
     "example_wan_fire_and_forget",
-}
-CONTRACT_KEYS = {
-    "task_uuid",
-    "model",
-    "status",
-    "video_url",
-    "video_urls",
-    "videos",
-    "cost",
-    "estimated_cost",
 }
 LANDED_VIDEO_KEYS = {
     "video_uuid",

@@ -13,21 +13,9 @@ from airflow.sdk.exceptions import TaskDeferred
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.operators.video import WanVideoOperator
 from airflow_provider_wan.outcome import result_from_event
-from tests.conftest import API_KEY, load_dag
+from tests.conftest import API_KEY, CONTRACT_KEYS, VIDEO_KEYS, load_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-CONTRACT_KEYS = {
-    "task_uuid",
-    "model",
-    "status",
-    "video_url",
-    "video_urls",
-    "videos",
-    "cost",
-    "estimated_cost",
-}
-VIDEO_KEYS = {"video_uuid", "video_url", "seed", "nsfw_content", "cost"}
 
 
 def _run(dag_id: str, logical_date: pendulum.DateTime | None = None, **conf: object):  # type: ignore[no-untyped-def]

@@ -169,9 +169,12 @@ class RunwareHook(BaseHook):
     def get_task_details(self, task_uuid: str) -> Mapping[str, Any]:
         return self.client.get_task_details(task_uuid)
 
-    def upload_media(self, media: bytes | str) -> MediaUpload:
-        """Store media (bytes, URL, data URI or base64) with ``mediaStorage``; returns its UUID."""
-        return self.client.upload_media(media)
+    def upload_media(self, media: bytes | str, task_uuid: str | None = None) -> MediaUpload:
+        """Store media (bytes, URL, data URI or base64) with ``mediaStorage``; returns its UUID.
+
+        A deterministic ``task_uuid`` makes a resend answer ``conflictTaskUUID`` instead of storing twice.
+        """
+        return self.client.upload_media(media, task_uuid)
 
     def delete_media(self, media_uuid: str) -> None:
         self.client.delete_media(media_uuid)
@@ -222,5 +225,5 @@ class RunwareHook(BaseHook):
     async def aget_task_details(self, task_uuid: str) -> Mapping[str, Any]:
         return await (await self.aclient()).get_task_details(task_uuid)
 
-    async def aupload_media(self, media: bytes | str) -> MediaUpload:
-        return await (await self.aclient()).upload_media(media)
+    async def aupload_media(self, media: bytes | str, task_uuid: str | None = None) -> MediaUpload:
+        return await (await self.aclient()).upload_media(media, task_uuid)

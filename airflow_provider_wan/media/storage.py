@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_wan.client import media_payload, parse_single
-from airflow_provider_wan.errors import RunwareConflictError, RunwareError, RunwareTransportError
+from airflow_provider_wan.errors import RunwareConflictError, RunwareError
 from airflow_provider_wan.idempotency import deterministic_uuid, media_task_uuid
 
 if TYPE_CHECKING:
@@ -80,17 +79,8 @@ def upload_with_task_uuid(hook: RunwareHook, media: bytes | str, *, task_uuid: s
     Raises :class:`RunwareConflictError` when the UUID was used by a task whose details hold no media
     (e.g. that earlier upload failed); :func:`upload_idempotent` then moves to the next derived UUID.
     """
-    tasks = [
-        {
-            "taskType": "mediaStorage",
-            "taskUUID": task_uuid,
-            "operation": "upload",
-            "media": media_payload(media),
-        }
-    ]
-    status, envelope = hook.client.post_tasks(tasks)
     try:
-        item = parse_single(envelope, status, task_uuid, "mediaStorage")
+        upload = hook.upload_media(media, task_uuid=task_uuid)
     except RunwareConflictError:
         details = hook.get_task_details(task_uuid)
         media_uuid, media_url = media_from_task_details(details)
@@ -103,9 +93,7 @@ def upload_with_task_uuid(hook: RunwareHook, media: bytes | str, *, task_uuid: s
             ) from None
         log.info("mediaStorage task %s had already stored media %s: reusing it", task_uuid, media_uuid)
         return StoredMedia(media_uuid, media_url, task_uuid, recovered=True)
-    media_uuid, media_url = _media_from_item(item)
-    if media_uuid is None:
-        raise RunwareTransportError("mediaStorage answer holds no mediaUUID", task_uuid=task_uuid)
+    media_uuid, media_url = upload.media_uuid, upload.media_url
     return StoredMedia(media_uuid, media_url, task_uuid, recovered=False)
 
 
