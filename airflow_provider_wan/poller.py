@@ -27,8 +27,11 @@ from airflow_provider_wan.responses import TaskState
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BATCH = 100
-DEFAULT_WINDOW_SECONDS = 0.25
+# Task UUIDs per getResponse request. 1,000 in-flight jobs all due at once cost 5 requests.
+DEFAULT_MAX_BATCH = 200
+# Flushes happen on a shared grid of this period, so every poll falling due within the same slot of the
+# process rides in the same request (at most this much added latency).
+DEFAULT_WINDOW_SECONDS = 0.5
 MAX_CONCURRENT_REQUESTS = 4
 
 
@@ -39,10 +42,14 @@ def expected_generation_seconds(duration: int, number_results: int = 1) -> float
 
 @dataclass(frozen=True)
 class PollCadence:
-    """When to poll: an initial delay, then exponential backoff with jitter up to a cap.
+    """When to poll: an initial delay, a steady plateau around the expected end, then a slow backoff.
 
-    The official SDKs poll every 1 s, +0.5 s, then x1.5 up to 10 s. We start later for video (its duration
-    is predictable), and use a progress percentage, when Runware sends one, to aim at the expected end.
+    Generation time is predictable from the requested duration, so polling early wastes requests and
+    polling rarely near the end adds latency. The cadence therefore waits ``initial_delay``, polls every
+    ``interval`` seconds until ``plateau_seconds`` after the submit, then lets the interval grow by one
+    second per four seconds overdue up to ``max_interval``. Without a plateau it is the classic
+    exponential backoff (x``factor`` per poll, as the official SDKs do). A ``progress`` percentage, when
+    Runware sends one, aims the next poll at the projected end. Jitter spreads herds of mapped tasks.
     """
 
     initial_delay: float = 5.0
@@ -50,22 +57,31 @@ class PollCadence:
     factor: float = 1.5
     max_interval: float = 10.0
     jitter: float = 0.1
+    plateau_seconds: float | None = None
 
     @classmethod
     def for_video(cls, duration: int, number_results: int = 1, max_interval: float = 10.0) -> PollCadence:
         expected = expected_generation_seconds(duration, number_results)
-        return cls(initial_delay=min(60.0, 0.6 * expected), interval=2.0, max_interval=max_interval)
+        return cls(
+            initial_delay=min(60.0, 0.6 * expected),
+            interval=3.0,
+            max_interval=max_interval,
+            plateau_seconds=2.0 * expected,
+        )
 
     def delay(self, poll_count: int, *, elapsed: float | None = None, progress: float | None = None) -> float:
         """Seconds to wait before poll number ``poll_count`` (0 = the first poll)."""
         if poll_count == 0:
             base = self.initial_delay
+        elif self.plateau_seconds is not None and elapsed is not None:
+            overdue = max(0.0, elapsed - self.plateau_seconds)
+            base = min(self.max_interval, max(self.interval, self.interval + overdue / 4.0))
         else:
             base = min(self.max_interval, self.interval * (self.factor ** (poll_count - 1)))
-            if progress is not None and elapsed is not None and 0 < progress < 100:
-                # Aim at the projected end, never later than the cap.
-                remaining = elapsed * (100.0 - progress) / progress
-                base = max(self.interval, min(base, remaining))
+        if poll_count and progress is not None and elapsed is not None and 0 < progress < 100:
+            # Aim at the projected end, never later than the cadence would.
+            remaining = elapsed * (100.0 - progress) / progress
+            base = max(min(self.interval, base), min(base, remaining))
         return max(0.0, base * (1 + random.uniform(-self.jitter, self.jitter)))
 
 
@@ -102,7 +118,11 @@ class CoalescingPoller:
     def _start_flush(self, delay: float) -> None:
         if self._flush_task is not None and not self._flush_task.done() and delay > 0:
             return
-        self._flush_task = asyncio.get_running_loop().create_task(self._flush(delay))
+        loop = asyncio.get_running_loop()
+        if delay > 0:
+            # Align to the process-wide grid: polls due in the same slot share one flush.
+            delay = delay - (loop.time() % delay)
+        self._flush_task = loop.create_task(self._flush(delay))
 
     async def _flush(self, delay: float) -> None:
         if delay:

@@ -73,7 +73,8 @@ class WanVideoOperator(BaseOperator):
     :param fail_on_nsfw: fail when Runware flags a video as NSFW (default: warn).
     :param generation_timeout: how long to wait for the videos (seconds or timedelta, default 30 min).
     :param poll_initial_delay: seconds before the first poll (default: derived from ``duration``).
-    :param poll_interval: first poll interval after that, growing x1.5 up to ``poll_max_interval``.
+    :param poll_interval: poll interval around the expected end (default 3 s), growing up to
+        ``poll_max_interval`` once the generation is overdue.
     :param s3_destination: ``s3://bucket/prefix/``: copy every video there (streamed, checksummed)
         before the task succeeds.
     :param delivery: ``"stream"`` (download and upload) or ``"upload_endpoint"`` (Runware PUTs the file
@@ -165,7 +166,7 @@ class WanVideoOperator(BaseOperator):
         fail_on_nsfw: bool = False,
         generation_timeout: float | timedelta = timedelta(minutes=30),
         poll_initial_delay: float | None = None,
-        poll_interval: float = 2.0,
+        poll_interval: float | None = None,
         poll_max_interval: float = 10.0,
         s3_destination: str | None = None,
         delivery: Literal["stream", "upload_endpoint"] = "stream",
@@ -378,6 +379,7 @@ class WanVideoOperator(BaseOperator):
                     poll_initial_delay=cadence.initial_delay,
                     poll_interval=cadence.interval,
                     poll_max_interval=cadence.max_interval,
+                    poll_plateau_seconds=cadence.plateau_seconds,
                     echo=echo,
                 ),
                 method_name="execute_complete",
@@ -402,13 +404,16 @@ class WanVideoOperator(BaseOperator):
     # -- steps ----------------------------------------------------------------------------------------
 
     def _cadence(self, request: WanVideoRequest) -> PollCadence:
-        derived = PollCadence.for_video(request.effective_duration, request.effective_number_results)
+        derived = PollCadence.for_video(
+            request.effective_duration, request.effective_number_results, max_interval=self.poll_max_interval
+        )
+        initial = self.poll_initial_delay if self.poll_initial_delay is not None else derived.initial_delay
+        interval = self.poll_interval if self.poll_interval is not None else derived.interval
         return PollCadence(
-            initial_delay=self.poll_initial_delay
-            if self.poll_initial_delay is not None
-            else derived.initial_delay,
-            interval=self.poll_interval,
+            initial_delay=initial,
+            interval=interval,
             max_interval=self.poll_max_interval,
+            plateau_seconds=derived.plateau_seconds,
         )
 
     def _check_budget(self, cost: CostEstimate, budget: float | None, *, final: bool) -> None:

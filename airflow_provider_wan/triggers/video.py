@@ -32,7 +32,9 @@ class RunwareVideoTrigger(BaseTrigger):
     :param expected_results: ``numberResults`` of the request.
     :param submitted_at: epoch seconds of the submit (a not-found answer shortly after is tolerated).
     :param poll_initial_delay: seconds before the first poll.
-    :param poll_interval: first interval after that, growing x1.5 up to ``poll_max_interval``.
+    :param poll_interval: interval after that (steady until ``poll_plateau_seconds`` after the submit, or
+        growing x1.5 per poll when no plateau is given) up to ``poll_max_interval``.
+    :param poll_plateau_seconds: seconds after the submit during which polls stay ``poll_interval`` apart.
     :param max_consecutive_failures: transient failures in a row before giving up with an error event.
     :param coalesce: share one batched poller with the other triggers of the process.
     :param echo: plain-JSON values copied into the event (the operator's estimate, output format and
@@ -50,6 +52,7 @@ class RunwareVideoTrigger(BaseTrigger):
         poll_initial_delay: float = 5.0,
         poll_interval: float = 2.0,
         poll_max_interval: float = 10.0,
+        poll_plateau_seconds: float | None = None,
         max_consecutive_failures: int = 5,
         coalesce: bool = True,
         echo: dict[str, Any] | None = None,
@@ -63,6 +66,7 @@ class RunwareVideoTrigger(BaseTrigger):
         self.poll_initial_delay = float(poll_initial_delay)
         self.poll_interval = float(poll_interval)
         self.poll_max_interval = float(poll_max_interval)
+        self.poll_plateau_seconds = None if poll_plateau_seconds is None else float(poll_plateau_seconds)
         self.max_consecutive_failures = int(max_consecutive_failures)
         self.coalesce = bool(coalesce)
         # Echoed into the event: the operator resumes on a fresh instance and reads everything from it.
@@ -80,6 +84,7 @@ class RunwareVideoTrigger(BaseTrigger):
                 "poll_initial_delay": self.poll_initial_delay,
                 "poll_interval": self.poll_interval,
                 "poll_max_interval": self.poll_max_interval,
+                "poll_plateau_seconds": self.poll_plateau_seconds,
                 "max_consecutive_failures": self.max_consecutive_failures,
                 "coalesce": self.coalesce,
                 "echo": self.echo,
