@@ -127,17 +127,22 @@ class CoalescingPoller:
     async def _flush(self, delay: float) -> None:
         if delay:
             await asyncio.sleep(delay)
-        batch, self._pending = self._pending, {}
-        # Futures whose trigger was cancelled need no answer.
-        live = {u: [f for f in fs if not f.done()] for u, fs in batch.items()}
-        live = {u: fs for u, fs in live.items() if fs}
-        if not live:
-            return
-        self.flushes += 1
-        uuids = list(live)
-        size = 1 if self.batching_refused else self.max_batch
-        chunks = [uuids[i : i + size] for i in range(0, len(uuids), size)]
-        await asyncio.gather(*(self._send(chunk, live) for chunk in chunks))
+        # Polls that arrive while a batch is in flight (slow answers, retry backoff) go in the next round
+        # of this same task: get() starts a new flush only when none is running.
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            # Futures whose trigger was cancelled need no answer.
+            live = {u: [f for f in fs if not f.done()] for u, fs in batch.items()}
+            live = {u: fs for u, fs in live.items() if fs}
+            if live:
+                self.flushes += 1
+                uuids = list(live)
+                size = 1 if self.batching_refused else self.max_batch
+                chunks = [uuids[i : i + size] for i in range(0, len(uuids), size)]
+                await asyncio.gather(*(self._send(chunk, live) for chunk in chunks))
+            if self._pending and self.window_seconds:
+                loop = asyncio.get_running_loop()
+                await asyncio.sleep(self.window_seconds - (loop.time() % self.window_seconds))
 
     async def _send(self, chunk: list[str], futures: dict[str, list[asyncio.Future[TaskState]]]) -> None:
         async with self._semaphore:

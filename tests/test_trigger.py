@@ -225,3 +225,30 @@ def test_cadence_waits_then_plateaus_then_backs_off() -> None:
     assert cadence.delay(2, elapsed=40, progress=99.0) <= 3.3
     classic = PollCadence(initial_delay=1, interval=1, factor=1.5, max_interval=10, jitter=0)
     assert [classic.delay(n) for n in range(1, 8)] == [1, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10]
+
+
+async def test_poll_arriving_during_a_flush_is_not_stranded() -> None:
+    """Regression (found by the soak): a poll queued while a batch is in flight must still be sent."""
+    from airflow_provider_wan.poller import CoalescingPoller
+    from airflow_provider_wan.responses import TaskState
+
+    class SlowClient:
+        is_closed = False
+        calls: list[list[str]] = []
+
+        async def get_responses(self, uuids: list[str]) -> dict[str, TaskState]:
+            self.calls.append(list(uuids))
+            await asyncio.sleep(0.3)
+            return {u: TaskState(u) for u in uuids}
+
+        async def aclose(self) -> None:
+            pass
+
+    client = SlowClient()
+    poller = CoalescingPoller(client, window_seconds=0.05)  # type: ignore[arg-type]
+    first = asyncio.ensure_future(poller.get("a"))
+    await asyncio.sleep(0.15)  # "a" is in flight now
+    second = asyncio.ensure_future(poller.get("b"))
+    await first
+    state = await asyncio.wait_for(second, 5)
+    assert state.task_uuid == "b" and client.calls == [["a"], ["b"]]

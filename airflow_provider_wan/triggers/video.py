@@ -143,7 +143,12 @@ class RunwareVideoTrigger(BaseTrigger):
                 return timeout_event(self.task_uuid, time.time() - self.submitted_at, self.expected_results)
             polls += 1
             try:
-                state = await poller.get(self.task_uuid)
+                # Bounded by the deadline: a poll can never keep the trigger past end_time.
+                state = await asyncio.wait_for(
+                    poller.get(self.task_uuid), max(0.1, self.end_time - time.time())
+                )
+            except asyncio.TimeoutError:
+                return timeout_event(self.task_uuid, time.time() - self.submitted_at, self.expected_results)
             except RunwareError as err:
                 failures += 1
                 if err.retryable and failures < self.max_consecutive_failures:
