@@ -1,0 +1,124 @@
+"""The DAG of the fault-injection soak (``benchmarks.soak``), run under a real scheduler and triggerer.
+
+``wan_soak``: ``specs`` builds ``dag_run.conf["n"]`` requests, then ``video`` maps one deferrable
+``SoakWanVideoOperator`` per request (retries, short retry delay, videos landed in S3 on moto).
+
+``SoakWanVideoOperator`` is the real ``WanVideoOperator`` plus one fault: on the FIRST try of a
+deterministic ``kill_fraction`` of the map indexes (:func:`kill_indexes`: the lowest SHA-256 ranks of
+``(run_id, map_index)``), the task process SIGKILLs itself right after ``_submit_or_attach`` returns — the
+generation is submitted and paid, nothing is in XCom yet. The LocalExecutor's supervisor then fails the
+try and Airflow retries it; the retry must re-attach instead of paying again. Each kill is appended (and
+fsynced) to ``$WAN_SOAK_EVENTS`` first, so the soak can count and check them.
+
+Settings come from the environment of the Airflow processes (``WAN_SOAK_*``) and from ``dag_run.conf``.
+Short polls and retry delays keep the soak quick; they are not recommendations.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from datetime import timedelta
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, task
+
+from airflow_provider_wan.operators.video import WanVideoOperator
+
+DAG_ID = "wan_soak"
+TASK_ID = "video"
+BUCKET = os.environ.get("WAN_SOAK_BUCKET", "wan-soak")
+PREFIX = "soak"
+# Sizes and durations vary so outputs (and prices) differ: 720p is $0.10/s, 1080p $0.15/s.
+SIZES = ("720p_16_9", "720p_1_1", "1080p_9_16", "720p_4_3")
+DURATIONS = (2, 3, 4)
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    return float(value) if value else default
+
+
+def spec_for(nonce: str, index: int) -> dict[str, Any]:
+    """The request of map index ``index`` (a pure function: the soak recomputes it to check the ledger)."""
+    return {
+        "positive_prompt": f"soak {nonce} #{index}: a paper boat drifting down a rainy street",
+        "size": SIZES[index % len(SIZES)],
+        "duration": DURATIONS[(index // len(SIZES)) % len(DURATIONS)],
+    }
+
+
+def kill_indexes(run_id: str, count: int, fraction: float) -> set[int]:
+    """Exactly ``round(count * fraction)`` map indexes, chosen by hashing ``(run_id, map_index)``."""
+    ranked = sorted(range(count), key=lambda i: hashlib.sha256(f"{run_id}|{i}".encode()).hexdigest())
+    return set(ranked[: round(count * fraction)])
+
+
+def _record(event: dict[str, Any]) -> None:
+    path = os.environ.get("WAN_SOAK_EVENTS")
+    if not path:
+        return
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (json.dumps(event) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SoakWanVideoOperator(WanVideoOperator):
+    """``WanVideoOperator`` whose worker process dies (SIGKILL) right after the submit, on chosen tries."""
+
+    def _submit_or_attach(self, request: Any, fingerprint: str, context: Any) -> Any:
+        result = super()._submit_or_attach(request, fingerprint, context)
+        ti = context["ti"]
+        conf = context["dag_run"].conf or {}
+        map_index = -1 if ti.map_index is None else int(ti.map_index)
+        victims = kill_indexes(ti.run_id, int(conf.get("n", 0)), float(conf.get("kill_fraction", 0.0)))
+        if ti.try_number == 1 and map_index in victims:
+            _record(
+                {
+                    "event": "worker_killed",
+                    "run_id": ti.run_id,
+                    "map_index": map_index,
+                    "try_number": ti.try_number,
+                    "task_uuid": result[0],
+                    "pid": os.getpid(),
+                    "time": time.time(),
+                }
+            )
+            self.log.warning("Soak: SIGKILL of this worker process right after submitting %s", result[0])
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+
+
+@task
+def specs(**context: Any) -> list[dict[str, Any]]:
+    conf = context["dag_run"].conf or {}
+    return [spec_for(str(conf.get("nonce", "")), i) for i in range(int(conf.get("n", 0)))]
+
+
+with DAG(
+    DAG_ID,
+    schedule=None,
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=16,
+    max_active_tasks=512,
+    tags=["soak"],
+) as dag:
+    SoakWanVideoOperator.partial(
+        task_id=TASK_ID,
+        deferrable=True,
+        retries=int(_env_float("WAN_SOAK_RETRIES", 3)),
+        retry_delay=timedelta(seconds=_env_float("WAN_SOAK_RETRY_DELAY", 2.0)),
+        s3_destination=f"s3://{BUCKET}/{PREFIX}/{{{{ dag_run.conf['nonce'] }}}}/",
+        generation_timeout=_env_float("WAN_SOAK_GENERATION_TIMEOUT", 900.0),
+        poll_initial_delay=_env_float("WAN_SOAK_POLL_INITIAL_DELAY", 2.0),
+        poll_interval=_env_float("WAN_SOAK_POLL_INTERVAL", 1.0),
+        poll_max_interval=_env_float("WAN_SOAK_POLL_MAX_INTERVAL", 3.0),
+    ).expand_kwargs(specs())
