@@ -1,7 +1,7 @@
 """Run every benchmark; print a table per benchmark and a goal summary; write benchmarks/results/latest.json.
 
     python -m benchmarks.run                     # quick (~6 min)
-    python -m benchmarks.run --full              # the sizes of docs/benchmarks.md (~17 min)
+    python -m benchmarks.run --full              # the sizes of docs/benchmarks.md (~15 min)
     python -m benchmarks.run --only b2,b3        # a subset (names or their prefixes)
     python -m benchmarks.run --full --only b2 --merge   # re-run one, keep the others in the results file
     make bench BENCH_ARGS="--full"

@@ -62,6 +62,8 @@ with DAG(
         timeout=timedelta(hours=1).total_seconds(),
         s3_destination=s3_prefix(PREFIX, "fire-and-forget", "{{ ds }}"),
         aws_conn_id=AWS_CONN_ID,
+        # The sensor never saw the request: carry the submitter's estimate into the XCom contract.
+        estimated_cost="{{ ti.xcom_pull(task_ids='submit')['estimated_cost'] }}",
     )
 
     @task

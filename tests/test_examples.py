@@ -300,6 +300,9 @@ def test_fire_and_forget(examples_env: str, emulator: Any, s3_client: Any) -> No
     assert submitted["status"] == "submitted" and submitted["estimated_cost"] == pytest.approx(0.4)
     value = _xcom(dr, "wait_for_video")
     assert value["task_uuid"] == submitted["task_uuid"]
+    assert (
+        value["estimated_cost"] == pytest.approx(submitted["estimated_cost"]) == pytest.approx(value["cost"])
+    )
     _assert_landed(value, s3_client, examples_env, f"wan-examples/fire-and-forget/{DS}/")
     assert _xcom(dr, "report") == {"s3_uri": value["s3_uri"], "cost": value["cost"]}
     assert emulator.ledger()["submissions"] == 1

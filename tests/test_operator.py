@@ -76,6 +76,54 @@ def test_fire_and_forget_then_sensors(emulator) -> None:  # type: ignore[no-unty
     assert emulator.ledger()["submissions"] == 1
 
 
+def test_sensor_reports_the_submitters_estimate(emulator) -> None:  # type: ignore[no-untyped-def]
+    from unittest import mock
+
+    from airflow_provider_wan.sensors.video import RunwareVideoSensor
+
+    dr = _run("wan_fire_and_forget")
+    submitted = _xcom(dr, task_id="submit")
+    ti = mock.MagicMock(start_date=None)
+    sensor = RunwareVideoSensor(
+        task_id="wait", task_uuid=submitted["task_uuid"], estimated_cost=str(submitted["estimated_cost"])
+    )
+    done = sensor.poke({"ti": ti})  # type: ignore[arg-type]
+    value = done.xcom_value  # type: ignore[union-attr]
+    assert value["estimated_cost"] == pytest.approx(submitted["estimated_cost"]) == pytest.approx(0.2)
+    assert value["cost"] == pytest.approx(0.2)
+    # Nothing pushed upstream renders as "None": unknown, not an error.
+    unknown = RunwareVideoSensor(task_id="w2", task_uuid=submitted["task_uuid"], estimated_cost="None")
+    assert unknown.poke({"ti": ti}).xcom_value["estimated_cost"] is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"task_uuid": "not-a-uuid"}, "task_uuid"),
+        ({"task_uuid": ""}, "task_uuid"),
+        ({"task_uuid": "{{ ti.xcom_pull('x') }}"}, "task_uuid"),  # left unrendered
+        ({"estimated_cost": "about a dollar"}, "estimated_cost"),
+        ({"estimated_cost": -0.5}, "estimated_cost"),
+        ({"estimated_cost": "nan"}, "estimated_cost"),
+    ],
+)
+@pytest.mark.parametrize("deferrable", [False, True])
+def test_sensor_bad_input_named_before_any_request(emulator, kwargs, parameter, deferrable) -> None:  # type: ignore[no-untyped-def]
+    from unittest import mock
+
+    from airflow_provider_wan.sensors.video import RunwareVideoSensor
+
+    params = {"task_uuid": "11111111-2222-4333-8444-555555555555", **kwargs}
+    sensor = RunwareVideoSensor(task_id="wait", deferrable=deferrable, poke_interval=0.1, timeout=5, **params)
+    with pytest.raises(InvalidRequestError) as info:
+        if deferrable:
+            sensor.execute({"ti": mock.MagicMock(start_date=None)})  # type: ignore[arg-type]
+        else:
+            sensor.poke({"ti": mock.MagicMock(start_date=None)})  # type: ignore[arg-type]
+    assert info.value.parameter == parameter and parameter in str(info.value)
+    assert emulator.ledger()["http_requests"] == 0
+
+
 def test_crash_after_submit_reattaches(emulator, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("WAN_TEST_CRASH_MARKER", str(tmp_path / "crashed"))
     dr = _run("wan_crash_after_submit")
@@ -255,6 +303,12 @@ def test_deferral_carries_absolute_end_time_and_backstop(emulator, monkeypatch) 
     assert kwargs["end_time"] > pendulum.now("UTC").timestamp() + 100
     assert info.value.timeout is not None and info.value.timeout.total_seconds() > 120
     ti.xcom_push.assert_any_call(key="task_uuid", value=kwargs["task_uuid"])
+    # The triggerer polls with exactly the cadence the worker would have used, plateau included
+    # (regression: the plateau was serialized but dropped, so deferred tasks polled with the x1.5 backoff).
+    intended = op._cadence(op.build_request())
+    assert intended.plateau_seconds is not None
+    rebuilt = type(trigger)(**kwargs)  # what the triggerer runs, from the serialized kwargs
+    assert trigger.cadence == intended and rebuilt.cadence == intended
 
 
 def test_on_kill_says_remote_task_keeps_running(capfd) -> None:  # type: ignore[no-untyped-def]

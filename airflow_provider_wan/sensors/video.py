@@ -31,9 +31,18 @@ class RunwareVideoSensor(BaseSensorOperator):
         ``"{{ ti.xcom_pull(task_ids='submit', key='task_uuid') }}"``).
     :param expected_results: ``numberResults`` of the submitted request.
     :param s3_destination: land the videos in ``s3://bucket/prefix/`` exactly like the operator does.
+    :param estimated_cost: the submitter's estimate in USD (templated, e.g.
+        ``"{{ ti.xcom_pull(task_ids='submit')['estimated_cost'] }}"``), reported beside the actual cost
+        in the XCom value; the sensor cannot price a request it never saw.
     """
 
-    template_fields: Sequence[str] = ("task_uuid", "runware_conn_id", "s3_destination", "aws_conn_id")
+    template_fields: Sequence[str] = (
+        "task_uuid",
+        "runware_conn_id",
+        "s3_destination",
+        "aws_conn_id",
+        "estimated_cost",
+    )
     ui_color = "#ede9fe"
 
     def __init__(
@@ -49,6 +58,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         output_format: str = "MP4",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_max_interval: float = 10.0,
+        estimated_cost: float | str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 10.0)
@@ -63,6 +73,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         self.output_format = output_format
         self.deferrable = deferrable
         self.poll_max_interval = poll_max_interval
+        self.estimated_cost = estimated_cost
 
     @cached_property
     def hook(self) -> RunwareHook:
@@ -80,12 +91,30 @@ class RunwareVideoSensor(BaseSensorOperator):
             )
         return value
 
+    def _check_estimate(self) -> float | None:
+        """The rendered ``estimated_cost`` as a number; "" / "None" (nothing pushed) mean unknown."""
+        from airflow_provider_wan.errors import InvalidRequestError
+
+        value = self.estimated_cost
+        if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = -1.0
+        if not number >= 0 or number == float("inf"):
+            raise InvalidRequestError(
+                f"must be a non-negative amount in USD, got {value!r}", parameter="estimated_cost"
+            )
+        return number
+
     def _seconds_waited(self, context: Context) -> float:
         start = getattr(context["ti"], "start_date", None)
         return max(0.0, time.time() - start.timestamp()) if start is not None else 0.0
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         task_uuid = self._check_uuid()
+        self._check_estimate()
         state = self.hook.get_responses([task_uuid]).get(task_uuid)
         event = event_from_state(
             task_uuid,
@@ -107,6 +136,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         task_uuid = self._check_uuid()
+        self._check_estimate()
         result = self.poke(context)
         if isinstance(result, PokeReturnValue):
             return result.xcom_value
@@ -145,6 +175,7 @@ class RunwareVideoSensor(BaseSensorOperator):
             event,
             hook=self.hook,
             log=self.log,
+            estimated_cost=self._check_estimate(),
             allow_partial_results=self.allow_partial_results,
             fail_on_nsfw=self.fail_on_nsfw,
             s3_destination=self.s3_destination,

@@ -97,6 +97,7 @@ class RunwareVideoTrigger(BaseTrigger):
             initial_delay=self.poll_initial_delay,
             interval=self.poll_interval,
             max_interval=self.poll_max_interval,
+            plateau_seconds=self.poll_plateau_seconds,
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
