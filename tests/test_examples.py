@@ -102,7 +102,7 @@ def _s3_object(s3_client: Any, uri: str) -> dict[str, Any]:
 
 def _assert_landed(value: dict[str, Any], s3_client: Any, bucket: str, prefix: str, videos: int = 1) -> None:
     """The XCom contract of a landed result, and every video really in S3 with its recorded size."""
-    assert set(value) >= CONTRACT_KEYS | {"s3_uri", "s3_uris"}, value
+    assert set(value) == CONTRACT_KEYS | {"s3_uri", "s3_uris"}, value
     assert value["model"] == "alibaba:wan@2.7" and value["status"] == "success"
     assert len(value["videos"]) == videos and value["video_url"] == value["video_urls"][0]
     assert value["s3_uri"] == value["s3_uris"][0] == value["videos"][0]["s3_uri"]

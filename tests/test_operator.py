@@ -50,9 +50,9 @@ def test_flow_succeeds_with_xcom_contract(emulator, dag_id: str) -> None:  # typ
     dr = _run(dag_id)
     assert dr.state == "success", [(t.task_id, t.state) for t in dr.get_task_instances()]
     value = _xcom(dr)
-    assert set(value) >= CONTRACT_KEYS
+    assert set(value) == CONTRACT_KEYS  # exactly the documented keys, no more
     assert value["model"] == "alibaba:wan@2.7" and value["status"] == "success"
-    assert len(value["videos"]) == 1 and set(value["videos"][0]) >= VIDEO_KEYS
+    assert len(value["videos"]) == 1 and set(value["videos"][0]) == VIDEO_KEYS
     assert value["video_url"] == value["videos"][0]["video_url"] == value["video_urls"][0]
     # 720p, 2 s: $0.20 estimated, and the emulator charged exactly that.
     assert value["estimated_cost"] == pytest.approx(0.2) and value["cost"] == pytest.approx(0.2)
@@ -72,7 +72,7 @@ def test_fire_and_forget_then_sensors(emulator) -> None:  # type: ignore[no-unty
     poked = _xcom(dr, task_id="wait_poke")
     deferred = _xcom(dr, task_id="wait_deferred")
     assert poked["task_uuid"] == deferred["task_uuid"] == submitted["task_uuid"]
-    assert set(poked) >= CONTRACT_KEYS and poked["videos"] == deferred["videos"]
+    assert set(poked) == CONTRACT_KEYS and poked["videos"] == deferred["videos"]
     assert emulator.ledger()["submissions"] == 1
 
 
