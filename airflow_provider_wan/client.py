@@ -5,7 +5,8 @@ No Airflow here: :class:`~airflow_provider_wan.hooks.runware.RunwareHook` turns 
 they send and sleep.
 
 Retry policy (one place, :class:`RetryPolicy`): 408/429/5xx and transport errors are retried with
-exponential backoff and full jitter, honouring ``Retry-After``, bounded in attempts and total time.
+exponential backoff and full jitter, bounded in attempts and total time. A ``Retry-After`` is waited in
+full when it fits in the remaining time budget; when it does not, the call gives up at once.
 400/401/402/403 are never retried. Re-sending a ``videoInference`` POST is safe only because it carries the
 same client-chosen ``taskUUID``: a second arrival is answered ``conflictTaskUUID``, which
 :meth:`RunwareClient.submit_video` reports as "already submitted" instead of raising.
@@ -72,7 +73,12 @@ class Secret:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Backoff for transient HTTP failures: full jitter, Retry-After honoured, bounded."""
+    """Backoff for transient HTTP failures: full jitter, Retry-After honoured, bounded.
+
+    ``max_delay`` caps only our own backoff guesses. A server's ``Retry-After`` is waited in full when it
+    fits in what is left of ``max_total_seconds``; when it does not, retrying sooner would only burn
+    attempts against a server that said no, so the call gives up at once (see :meth:`retry_after_too_long`).
+    """
 
     max_attempts: int = 6
     base_delay: float = 0.5
@@ -83,13 +89,32 @@ class RetryPolicy:
         """Seconds to wait before attempt ``attempt + 1``, or None to give up and raise ``error``."""
         if not is_retryable_http(error) or attempt >= self.max_attempts:
             return None
+        remaining = self.max_total_seconds - elapsed
         delay = random.uniform(0, min(self.max_delay, self.base_delay * (2 ** (attempt - 1))))
-        retry_after = error.details.get("retry_after")
-        if isinstance(retry_after, (int, float)):
-            delay = max(delay, min(float(retry_after), self.max_delay))
-        if elapsed + delay > self.max_total_seconds:
+        retry_after = retry_after_of(error)
+        if retry_after is not None:
+            if retry_after > remaining:
+                return None
+            # At least what the server asked; the jitter never pushes it past the budget.
+            delay = max(retry_after, min(delay, remaining))
+        if delay > remaining:
             return None
         return delay
+
+    def retry_after_too_long(self, attempt: int, error: RunwareError, elapsed: float) -> float | None:
+        """The server's ``Retry-After`` when it alone made :meth:`delay_for` give up, else None."""
+        retry_after = retry_after_of(error)
+        if retry_after is None or not is_retryable_http(error) or attempt >= self.max_attempts:
+            return None
+        return retry_after if retry_after > self.max_total_seconds - elapsed else None
+
+
+def retry_after_of(error: RunwareError) -> float | None:
+    """The ``Retry-After`` (seconds) the server sent with ``error``, if any."""
+    value = error.details.get("retry_after")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
 
 
 def is_retryable_http(error: RunwareError) -> bool:
@@ -347,8 +372,18 @@ class Attempts:
         """Seconds to wait before the next attempt; raises the error when the policy gives up."""
         self.attempt += 1
         error = transport_error(exc, self.task_types) if isinstance(exc, httpx.HTTPError) else exc
-        delay = self.policy.delay_for(self.attempt, error, time.monotonic() - self.started)
+        elapsed = time.monotonic() - self.started
+        delay = self.policy.delay_for(self.attempt, error, elapsed)
         if delay is None:
+            asked = self.policy.retry_after_too_long(self.attempt, error, elapsed)
+            if asked is not None:
+                remaining = max(0.0, self.policy.max_total_seconds - elapsed)
+                error.message = (
+                    f"{error.message} (the server asked to wait {asked:g} s before retrying, more than the "
+                    f"{remaining:.0f} s left of the retry budget, retry_max_seconds="
+                    f"{self.policy.max_total_seconds:g}: not retried)"
+                )
+                error.args = (error.message,)
             raise error
         log.info(
             "Runware %s attempt %d failed (%s); retrying in %.1fs",

@@ -33,11 +33,17 @@ def complete_task(
     output_format: str = "MP4",
     outlets: Iterable[Any] | None = None,
     delivered: bool | str = False,
+    video_duration: float | None = None,
+    waited_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Turn a terminal event into the task's XCom value, landing videos in S3 first when asked.
 
     Raises the Runware error (code, message, parameter, task UUID) when the event says the task failed.
     The task succeeds only once every video is safely in S3 (when ``s3_destination`` is set).
+
+    :param video_duration: seconds per video (the request's duration), for the summary; ``None`` when
+        unknown (a sensor never saw the request).
+    :param waited_seconds: seconds since the submit, for the summary; ``None`` when unknown.
     """
     value = result_from_event(
         event,
@@ -60,7 +66,7 @@ def complete_task(
     ti.xcom_push(key="task_uuid", value=value["task_uuid"])
     ti.xcom_push(key="video_url", value=value["video_url"])
     ti.xcom_push(key="cost", value=value["cost"])
-    log.info("%s", summary(value))
+    log.info("%s", summary(value, video_duration=video_duration, waited_seconds=waited_seconds))
     return value
 
 
@@ -113,14 +119,27 @@ def emit_asset_event(context: Context, value: Mapping[str, Any], outlets: Iterab
             }
 
 
-def summary(value: Mapping[str, Any]) -> str:
+def summary(
+    value: Mapping[str, Any], *, video_duration: float | None = None, waited_seconds: float | None = None
+) -> str:
+    """The final log line: videos, seconds of video, cost vs estimate, wait; then one line per video.
+
+    Seconds of video and the wait are left out when unknown. A log line only: the XCom keys stay as the
+    contract says.
+    """
     cost = value.get("cost")
     estimated = value.get("estimated_cost")
-    lines = [
-        f"Runware task {value['task_uuid']}: {len(value['videos'])} video(s), "
+    count = len(value["videos"])
+    parts = [f"Runware task {value['task_uuid']}: {count} video(s)"]
+    if video_duration is not None:
+        parts.append(f"{video_duration * count:g} s of video")
+    parts.append(
         f"cost {f'${cost:.4f}' if isinstance(cost, (int, float)) else 'not reported'} "
         f"(estimated {f'${estimated:.4f}' if isinstance(estimated, (int, float)) else 'n/a'})"
-    ]
+    )
+    if waited_seconds is not None:
+        parts.append(f"waited {waited_seconds:.1f} s since submit")
+    lines = [", ".join(parts)]
     for video in value["videos"]:
         lines.append(f"  {video['video_uuid']}: {video.get('s3_uri') or video.get('video_url')}")
     return "\n".join(lines)

@@ -16,10 +16,15 @@ CONN_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     },
     "retry_max_seconds": {
         "label": "Max seconds retrying one call",
+        "description": "A server Retry-After longer than the time left ends the call at once.",
         "schema": {"type": ["number", "null"], "minimum": 0},
     },
     "backoff_base": {"label": "Backoff base (s)", "schema": {"type": ["number", "null"], "minimum": 0}},
-    "backoff_max": {"label": "Backoff cap (s)", "schema": {"type": ["number", "null"], "minimum": 0}},
+    "backoff_max": {
+        "label": "Backoff cap (s)",
+        "description": "Caps the hook's own waits; a server Retry-After is honoured in full.",
+        "schema": {"type": ["number", "null"], "minimum": 0},
+    },
     "max_connections": {
         "label": "Connection pool size",
         "schema": {"type": ["integer", "null"], "minimum": 1},

@@ -3,6 +3,10 @@
 Runware reports errors as ``{code, message, parameter, taskUUID, documentation, ...}`` with an HTTP status
 that carries the category. Codes are many and grow over time, so they are bucketed into a small, stable
 taxonomy (:data:`Category`) while the raw ``code`` stays visible to users.
+
+``conflict*`` codes (and HTTP 409) are ``validation``, as Runware documents them. They still get their own
+class, :class:`RunwareConflictError`, because a reused taskUUID is how idempotent resubmission is detected:
+callers catch the class (or test ``code``), never a category of its own.
 """
 
 from __future__ import annotations
@@ -21,7 +25,6 @@ Category = Literal[
     "not_found",
     "server",
     "transport",
-    "conflict",
 ]
 
 _HTTP_CATEGORY: dict[int, Category] = {
@@ -31,7 +34,7 @@ _HTTP_CATEGORY: dict[int, Category] = {
     403: "auth",
     404: "not_found",
     408: "timeout",
-    409: "conflict",
+    409: "validation",
     422: "validation",
     429: "rate_limit",
 }
@@ -62,7 +65,7 @@ _EXACT_CODES: dict[str, Category] = {
     "taskExpired": "not_found",
     "mediaNotFound": "not_found",
     "mediaExpired": "not_found",
-    "conflictTaskUUID": "conflict",
+    "conflictTaskUUID": "validation",
     "unknownParameter": "validation",
     "incompatibleParameters": "validation",
 }
@@ -86,9 +89,7 @@ def classify(code: str | None, http_status: int | None = None) -> Category:
             return "quota"
         if lowered.startswith("provider"):
             return "provider"
-        if lowered.startswith(("conflict",)):
-            return "conflict"
-        if lowered.startswith(("invalid", "missing", "unsupported", "unknown", "incompatible")):
+        if lowered.startswith(("invalid", "missing", "unsupported", "unknown", "incompatible", "conflict")):
             return "validation"
         if "notfound" in lowered or "expired" in lowered:
             return "not_found"
@@ -182,12 +183,13 @@ class RunwareError(Exception):
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunwareError:
         """Inverse of :meth:`to_dict`: picks the subclass from the category."""
-        category = data.get("category")
-        klass = _CATEGORY_CLASS.get(category, RunwareError) if isinstance(category, str) else RunwareError
+        category = _known_category(data.get("category"))
+        code = data.get("code")
+        klass = error_class(category, code if isinstance(code, str) else None, data.get("http_status"))
         return klass(
             str(data.get("message") or "unknown error"),
-            code=data.get("code"),
-            category=category if isinstance(category, str) else None,  # type: ignore[arg-type]
+            code=code,
+            category=category,
             parameter=data.get("parameter"),
             task_uuid=data.get("task_uuid"),
             documentation=data.get("documentation"),
@@ -205,7 +207,7 @@ class RunwareError(Exception):
         source: Mapping[str, Any] = nested if isinstance(nested, Mapping) else item
         code = source.get("code") if isinstance(source.get("code"), str) else None
         category = classify(code, http_status)
-        klass = _CATEGORY_CLASS.get(category, RunwareError)
+        klass = error_class(category, code, http_status)
         allowed = source.get("allowedValues")
         return klass(
             str(source.get("message") or code or "unknown error"),
@@ -224,7 +226,7 @@ def _rebuild(klass: type[RunwareError], message: str, data: dict[str, Any]) -> R
     return klass(
         message,
         code=data.get("code"),
-        category=data.get("category"),
+        category=_known_category(data.get("category")),
         parameter=data.get("parameter"),
         task_uuid=data.get("task_uuid"),
         documentation=data.get("documentation"),
@@ -232,6 +234,29 @@ def _rebuild(klass: type[RunwareError], message: str, data: dict[str, Any]) -> R
         allowed_values=data.get("allowed_values"),
         retryable=data.get("retryable"),
     )
+
+
+def _known_category(value: Any) -> Category | None:
+    """A category read back from JSON or a pickle; ``"conflict"`` from older releases is ``validation``."""
+    if value == "conflict":
+        return "validation"
+    return value if isinstance(value, str) and value in _CATEGORY_CLASS else None  # type: ignore[return-value]
+
+
+def is_conflict(code: str | None, http_status: int | None = None) -> bool:
+    """A reused taskUUID (``conflict*`` code, or a bare HTTP 409): the earlier task exists."""
+    if code:
+        return code.lower().startswith("conflict")
+    return http_status == 409
+
+
+def error_class(
+    category: str | None, code: str | None = None, http_status: int | None = None
+) -> type[RunwareError]:
+    """The exception class for an error: per category, plus :class:`RunwareConflictError` for conflicts."""
+    if is_conflict(code, http_status):
+        return RunwareConflictError
+    return _CATEGORY_CLASS.get(category or "", RunwareError)
 
 
 def _str_or_none(value: Any) -> str | None:
@@ -293,9 +318,13 @@ class RunwareTransportError(RunwareError):
 
 
 class RunwareConflictError(RunwareError):
-    """The taskUUID was used already (``conflictTaskUUID``)."""
+    """The taskUUID was used already (``conflictTaskUUID``); category ``validation``, as Runware files it.
 
-    default_category: Category = "conflict"
+    A submit never raises it (the hook reports "already submitted"); idempotent uploads catch it to
+    recover the earlier answer with ``getTaskDetails``.
+    """
+
+    default_category: Category = "validation"
 
 
 class InvalidRequestError(RunwareError, ValueError):
@@ -332,5 +361,4 @@ _CATEGORY_CLASS: dict[str, type[RunwareError]] = {
     "not_found": RunwareNotFoundError,
     "server": RunwareServerError,
     "transport": RunwareTransportError,
-    "conflict": RunwareConflictError,
 }

@@ -36,6 +36,7 @@ integers must be JSON integers, booleans JSON booleans, enum values exact.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import math
@@ -78,6 +79,7 @@ __all__ = [
     "WanVideoRequest",
     "is_uuid",
     "is_uuid4",
+    "parse_request_text",
     "preset_for_size",
     "tier_of_size",
     "truncate_for_log",
@@ -279,6 +281,25 @@ def _fail(
     raise InvalidRequestError(
         message, parameter=parameter, allowed_values=allowed, code=code, details=details or None
     )
+
+
+def parse_request_text(text: str) -> Any:
+    """The value a string ``request`` holds: JSON, else a Python literal (the caller checks it is a dict).
+
+    A templated ``request="{{ ti.xcom_pull('prep') }}"`` renders a dict as its Python repr
+    (``{'positive_prompt': 'x', 'generate_audio': True}``) unless the DAG sets
+    ``render_template_as_native_obj=True``, so JSON alone would refuse it. :func:`ast.literal_eval` reads
+    literals only (strings, numbers, lists, tuples, dicts, sets, booleans, ``None``): never names, calls
+    or attributes, so a string cannot run code.
+    """
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder goes
+        pass
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        _fail("request", "a string request must be a JSON object or a Python dict literal")
 
 
 def _type_name(value: Any) -> str:
@@ -674,15 +695,13 @@ class WanVideoRequest(_WanModel):
 
         Accepts an instance (returned as is), a snake_case kwargs dict, a wire dict (recognised by
         ``taskType`` or any camelCase-only key such as ``positivePrompt`` or ``inputs``; parsed with lax
-        typing since templates render strings), or a JSON string of either.
+        typing since templates render strings), or a JSON string of either, or the Python repr of a dict
+        (what Jinja renders from an XCom dict; see :func:`parse_request_text`).
         """
         if isinstance(data, WanVideoRequest):
             return data
         if isinstance(data, str):
-            try:
-                data = json.loads(data)
-            except ValueError:
-                _fail("request", "a string request must be a JSON object")
+            data = parse_request_text(data)
         if not isinstance(data, Mapping):
             _fail("request", f"must be an object of request parameters, got {_type_name(data)}")
         if any(key in _WIRE_ONLY_KEYS for key in data):

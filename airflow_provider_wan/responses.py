@@ -34,6 +34,13 @@ def normalize_status(raw: Any) -> RunState:
     return "running"
 
 
+def parse_progress(value: Any) -> float | None:
+    """``progress`` as a float; booleans and non-numbers (never documented) mean unknown."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
 @dataclass(frozen=True)
 class VideoResult:
     """One generated video (one of up to ``numberResults`` per task)."""
@@ -45,6 +52,7 @@ class VideoResult:
     nsfw_content: bool | None = None
     cost: float | None = None
     status: str = "success"
+    progress: float | None = None  # 0-100 when Runware reports it; usually absent on finished items
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> VideoResult:
@@ -59,6 +67,7 @@ class VideoResult:
             nsfw_content=bool(nsfw) if isinstance(nsfw, bool) else None,
             cost=float(cost) if isinstance(cost, (int, float)) and not isinstance(cost, bool) else None,
             status=str(item.get("status") or "success"),
+            progress=parse_progress(item.get("progress")),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,9 +184,9 @@ def group_by_task(
                 state.results.append(result)
             continue
         state.running += 1
-        progress = item.get("progress")
-        if isinstance(progress, (int, float)) and not isinstance(progress, bool):
-            state.progress = float(progress)
+        progress = parse_progress(item.get("progress"))
+        if progress is not None:
+            state.progress = progress
     for err in envelope.errors:
         uuid = str(err.get("taskUUID") or "")
         if not uuid:

@@ -1,6 +1,6 @@
 """Run every benchmark; print a table per benchmark and a goal summary; write benchmarks/results/latest.json.
 
-    python -m benchmarks.run                     # quick (~6 min)
+    python -m benchmarks.run                     # quick (~7 min)
     python -m benchmarks.run --full              # the sizes of docs/benchmarks.md (~15 min)
     python -m benchmarks.run --only b2,b3        # a subset (names or their prefixes)
     python -m benchmarks.run --full --only b2 --merge   # re-run one, keep the others in the results file
@@ -61,7 +61,7 @@ BENCHMARKS: dict[str, Callable[[bool], dict[str, Any]]] = {
     ),
     "b2_event_loop": _plain(
         "benchmarks.b2_event_loop",
-        {"sizes": (100, 500), "processing_seconds": 12.0, "jitter": 0.5},
+        {"sizes": (100, 500, 1000), "processing_seconds": 12.0, "jitter": 0.5},
         {"sizes": (100, 500, 1000), "processing_seconds": 30.0, "jitter": 0.5},
     ),
     "b3_detection_latency": _plain(

@@ -4,6 +4,9 @@
 runs in a LocalExecutor worker, the sensor defers, its ``RunwareVideoTrigger`` polls the emulator from the
 triggerer process, the sensor resumes and lands the video in S3 (moto). The emulator and moto are the
 in-thread test servers on real loopback ports, reachable from the Airflow subprocesses.
+
+The Runware connection carries the secrets canary key: after the run, no file the deployment wrote (every
+component's log, the task and trigger log tree, the metadata DB, the config) may contain it.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import Any
 import pendulum
 import pytest
 
-from tests.conftest import CONTRACT_KEYS, ROOT
-from tests.e2e_support import AirflowStack
+from tests.conftest import CANARY_KEY, CONTRACT_KEYS, ROOT, runware_conn_json
+from tests.e2e_support import COMPONENTS, AirflowStack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -33,7 +36,8 @@ def stack(emulator: Any, aws_conn: str, s3_bucket: str, tmp_path: Path) -> Itera
         home=tmp_path / "airflow-home",
         dags_folder=ROOT / "dags_examples",
         extra_env={
-            "AIRFLOW_CONN_RUNWARE_DEFAULT": os.environ["AIRFLOW_CONN_RUNWARE_DEFAULT"],
+            # The canary key: every real process (the triggerer too) authenticates with it.
+            "AIRFLOW_CONN_RUNWARE_DEFAULT": runware_conn_json(emulator.base_url, api_key=CANARY_KEY),
             "AIRFLOW_CONN_AWS_DEFAULT": os.environ["AIRFLOW_CONN_AWS_DEFAULT"],
             "AIRFLOW_VAR_WAN_EXAMPLES_BUCKET": s3_bucket,
             "WAN_EXAMPLES_POLL_SECONDS": "0.5",
@@ -100,3 +104,20 @@ def test_fire_and_forget_under_scheduler_and_triggerer(
     worker_text = (task_dir / "attempt=1.log").read_text(errors="replace")
     assert "Pausing task as DEFERRED" in worker_text
     assert worker_text.index("Pausing task as DEFERRED") < worker_text.index("Landed video")
+
+    # The canary key did the work (the emulator accepts no other key from this connection) ...
+    assert ledger["auth_failures"] == 0 and sum(ledger["auth_methods"].values()) > 0, ledger["auth_methods"]
+    # ... and, once every process has exited and flushed, leaked into no file the deployment wrote.
+    stack.stop()
+    scanned = _files_holding(stack.home, CANARY_KEY)
+    names = {p.name for p in scanned["all"]}
+    assert {f"{name}.log" for name in COMPONENTS} <= names, sorted(names)
+    assert set(trigger_logs) <= set(scanned["all"]) and task_dir / "attempt=1.log" in scanned["all"]
+    assert not scanned["leaks"], f"API key leaked into {[str(p) for p in scanned['leaks']]}"
+
+
+def _files_holding(root: Path, secret: str) -> dict[str, list[Path]]:
+    """Every regular file under ``root`` ("all") and those whose bytes contain ``secret`` ("leaks")."""
+    needle = secret.encode()
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    return {"all": files, "leaks": [p for p in files if needle in p.read_bytes()]}

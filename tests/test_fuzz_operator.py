@@ -1,12 +1,14 @@
 """Bad-input fuzz: random operator arguments never raise anything but the documented validation error.
 
 Covers what users actually pass — template-rendered strings, wrong types, out-of-range numbers, odd media
-references — through ``WanVideoOperator(...).build_request()``, which runs before any request.
+references — through ``WanVideoOperator(...)`` (non-templated arguments are checked there),
+``validate_arguments()`` (rendered templated arguments) and ``build_request()``: all run before any request.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -72,8 +74,49 @@ FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "safety_mode": st.one_of(st.sampled_from(["none", "fast", "full", "max"]), junk),
     "webhook_url": st.one_of(st.sampled_from(["https://h.example/x", "nope"]), junk),
     "request": st.one_of(
-        st.none(), st.dictionaries(st.sampled_from(["positivePrompt", "width", "duration"]), junk)
+        st.none(),
+        st.dictionaries(st.sampled_from(["positivePrompt", "width", "duration"]), junk),
+        # what Jinja renders from an XCom value: a Python repr (or any text)
+        st.dictionaries(st.sampled_from(["positive_prompt", "width", "height", "audio"]), junk).map(repr),
+        st.one_of(junk, st.text(max_size=40)).map(repr),
+        st.text(max_size=40),
     ),
+}
+
+
+secondsish = st.one_of(
+    numberish, st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["inf", "nan", "-1", "1e400"])
+)
+# Arguments that are not request fields: behaviour of the operator itself (waiting, S3, budget, identity).
+SETTINGS: dict[str, st.SearchStrategy[Any]] = {
+    "generation_timeout": st.one_of(
+        secondsish, st.timedeltas(min_value=timedelta(days=-2), max_value=timedelta(days=30))
+    ),
+    "poll_initial_delay": secondsish,
+    "poll_interval": secondsish,
+    "poll_max_interval": secondsish,
+    "delivery": st.one_of(st.sampled_from(["stream", "upload_endpoint", "bogus", "STREAM"]), junk),
+    "s3_input_mode": st.one_of(st.sampled_from(["upload", "presigned_url", "bogus"]), junk),
+    "s3_destination": st.one_of(
+        st.sampled_from(["s3://bucket/prefix/", "s3://bucket", "nope", "s3://", "", "None", "s3:///key"]),
+        junk,
+    ),
+    "aws_conn_id": st.one_of(st.sampled_from(["aws_default", "", "  "]), junk),
+    "runware_conn_id": st.one_of(st.sampled_from(["runware_default", ""]), junk),
+    "task_uuid": st.one_of(
+        st.sampled_from(
+            ["aac49721-1964-481a-ae78-8a4e29b91402", "AAC49721-1964-481A-AE78-8A4E29B91402", "nope", ""]
+        ),
+        junk,
+    ),
+    "idempotency_key": junk,
+    "max_cost_usd": st.one_of(secondsish, st.just("None")),
+    "input_video_seconds": st.one_of(secondsish, st.just("None")),
+    "deferrable": boolish,
+    "wait_for_completion": boolish,
+    "allow_partial_results": boolish,
+    "fail_on_nsfw": boolish,
+    "include_cost": boolish,
 }
 
 
@@ -82,6 +125,9 @@ def operator_kwargs(draw: st.DrawFn) -> dict[str, Any]:
     kwargs: dict[str, Any] = {}
     for name, strategy in FIELDS.items():
         if draw(st.integers(0, 3)) == 0:
+            kwargs[name] = draw(strategy)
+    for name, strategy in SETTINGS.items():
+        if draw(st.integers(0, 5)) == 0:
             kwargs[name] = draw(strategy)
     if draw(st.booleans()):
         kwargs.setdefault("positive_prompt", "a lighthouse in a storm")
@@ -92,8 +138,9 @@ def operator_kwargs(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operator_kwargs())
 def test_operator_arguments_raise_only_validation_errors(kwargs: dict[str, Any]) -> None:
-    op = WanVideoOperator(task_id="fuzz", **kwargs)
     try:
+        op = WanVideoOperator(task_id="fuzz", **kwargs)
+        op.validate_arguments()
         request = op.build_request()
     except InvalidRequestError as err:
         assert err.parameter, err  # always names the parameter

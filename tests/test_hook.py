@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import pickle
 import uuid
+from typing import get_args
 
 import httpx
 import pytest
@@ -11,14 +13,19 @@ import respx
 
 from airflow_provider_wan.client import ClientConfig, RetryPolicy, RunwareClient, Secret
 from airflow_provider_wan.errors import (
+    Category,
     RunwareAuthError,
+    RunwareConflictError,
     RunwareError,
     RunwareQuotaError,
+    RunwareRateLimitError,
     RunwareTimeoutError,
     RunwareTransportError,
+    classify,
 )
 from airflow_provider_wan.hooks.runware import RunwareHook, config_from_connection
 from airflow_provider_wan.models import WanVideoRequest
+from airflow_provider_wan.responses import VideoResult
 from tests.conftest import API_KEY
 
 BASE = "https://runware.test/v1"
@@ -317,3 +324,157 @@ def test_base_url_from_uri_forms() -> None:
     assert config_from_connection(conn).base_url == "http://runware-emulator:8765/v1"
     conn = Connection(conn_id="x", conn_type="runware", password="k", host="http://emu", port=8765)
     assert config_from_connection(conn).base_url == "http://emu:8765/v1"
+
+
+# -- Retry-After beyond backoff_max -----------------------------------------------------------------
+
+
+def _rate_limited(retry_after: str) -> httpx.Response:
+    return httpx.Response(
+        429,
+        headers={"Retry-After": retry_after},
+        json={"errors": [{"code": "rateLimitExceeded", "message": "queue full"}]},
+    )
+
+
+def test_retry_after_is_waited_in_full_within_the_budget() -> None:
+    policy = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=20.0, max_total_seconds=120.0)
+    error = RunwareError("queue full", code="rateLimitExceeded", http_status=429, details={"retry_after": 60})
+    assert policy.delay_for(1, error, elapsed=0.0) == 60.0  # not capped at max_delay=20
+    assert policy.retry_after_too_long(1, error, elapsed=0.0) is None
+    # 60 s no longer fit in the 50 s left: give up now rather than burn attempts early.
+    assert policy.delay_for(1, error, elapsed=70.0) is None
+    assert policy.retry_after_too_long(1, error, elapsed=70.0) == 60.0
+    # Out of attempts is out of attempts, whatever the header says.
+    assert policy.delay_for(6, error, elapsed=0.0) is None
+    assert policy.retry_after_too_long(6, error, elapsed=0.0) is None
+    # Jitter may add to the server's wait but never past the budget.
+    for _ in range(50):
+        delay = policy.delay_for(3, error, elapsed=59.0)
+        assert delay is not None and 60.0 <= delay <= 61.0
+
+
+@respx.mock
+def test_retry_after_above_backoff_max_is_honoured() -> None:
+    route = respx.post(BASE).mock(
+        side_effect=[
+            _rate_limited("3"),
+            httpx.Response(200, json={"data": [{"taskType": "videoInference", "taskUUID": TASK}]}),
+        ]
+    )
+    sleeps: list[float] = []
+    config = ClientConfig(
+        api_key=Secret(API_KEY),
+        base_url=BASE,
+        retry=RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total_seconds=10),
+    )
+    with RunwareClient(config, sleep=sleeps.append) as client:
+        assert client.submit_video(_request(), TASK).task_uuid == TASK
+    assert route.call_count == 2 and sleeps == [3.0]
+
+
+@respx.mock
+def test_retry_after_beyond_the_budget_raises_at_once() -> None:
+    route = respx.post(BASE).mock(return_value=_rate_limited("60"))
+    sleeps: list[float] = []
+    config = ClientConfig(
+        api_key=Secret(API_KEY), base_url=BASE, retry=RetryPolicy(max_attempts=6, max_total_seconds=30)
+    )
+    with RunwareClient(config, sleep=sleeps.append) as client, pytest.raises(RunwareRateLimitError) as info:
+        client.get_responses([TASK])
+    assert route.call_count == 1 and sleeps == []
+    text = str(info.value)
+    assert "asked to wait 60 s" in text and "retry_max_seconds=30" in text and "[rateLimitExceeded]" in text
+
+
+# -- error taxonomy ---------------------------------------------------------------------------------
+
+
+def test_taxonomy_has_the_ten_documented_categories() -> None:
+    assert set(get_args(Category)) == {
+        "auth",
+        "quota",
+        "validation",
+        "rate_limit",
+        "safety",
+        "provider",
+        "timeout",
+        "not_found",
+        "server",
+        "transport",
+    }
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("conflictTaskUUID", 400), ("conflictTaskUUID", 409), ("conflictMediaUUID", 400), (None, 409)],
+)
+def test_conflicts_are_validation_errors_keeping_the_raw_code(code: str | None, status: int) -> None:
+    assert classify(code, status) == "validation"
+    error = RunwareError.from_wire({"code": code, "message": "used", "taskUUID": TASK}, http_status=status)
+    # Its own class still tells a reused UUID apart (idempotent uploads catch it).
+    assert isinstance(error, RunwareConflictError)
+    assert error.category == "validation" and error.code == code and not error.retryable
+    rebuilt = pickle.loads(pickle.dumps(error))
+    assert isinstance(rebuilt, RunwareConflictError) and rebuilt.category == "validation"
+    assert type(RunwareError.from_dict(error.to_dict())) is RunwareConflictError
+
+
+def test_conflict_category_from_an_older_release_reads_as_validation() -> None:
+    # A trigger event serialized before the upgrade may still say "conflict".
+    old = {"message": "used", "code": "conflictTaskUUID", "category": "conflict", "task_uuid": TASK}
+    error = RunwareError.from_dict(old)
+    assert isinstance(error, RunwareConflictError) and error.category == "validation"
+    assert RunwareConflictError("x").category == "validation"
+
+
+@pytest.mark.parametrize("status", [400, 409])
+@respx.mock
+def test_conflict_on_resubmission_is_already_submitted_for_400_and_409(status: int) -> None:
+    route = respx.post(BASE).mock(
+        return_value=httpx.Response(
+            status, json={"errors": [{"code": "conflictTaskUUID", "message": "used", "taskUUID": TASK}]}
+        )
+    )
+    with _client() as client:
+        assert client.submit_video(_request(), TASK).already_submitted
+    assert route.call_count == 1
+
+
+# -- typed result items -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("progress", "expected"), [(100, 100.0), (42.5, 42.5), (None, None), (True, None), ("80", None)]
+)
+def test_video_result_progress(progress: object, expected: float | None) -> None:
+    item = {"taskUUID": TASK, "status": "success", "videoUUID": "v", "videoURL": "https://x/v.mp4"}
+    if progress is not None:
+        item["progress"] = progress
+    result = VideoResult.from_item(item)
+    assert result.progress == expected
+    assert "progress" not in result.to_dict()  # the XCom contract's video keys are unchanged
+
+
+@respx.mock
+def test_progress_on_result_items_and_on_the_task() -> None:
+    respx.post(BASE).mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "data": [
+                    {"taskUUID": TASK, "status": "processing", "progress": 35},
+                    {
+                        "taskUUID": TASK,
+                        "status": "success",
+                        "videoUUID": "v",
+                        "videoURL": "https://x/v.mp4",
+                        "progress": 100,
+                    },
+                ]
+            },
+        )
+    )
+    with _client() as client:
+        state = client.get_responses([TASK])[TASK]
+    assert state.progress == 35.0 and state.results[0].progress == 100.0

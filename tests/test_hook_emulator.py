@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 
-from airflow_provider_wan.errors import RunwareAuthError, RunwareError
+from airflow_provider_wan.client import AsyncRunwareClient, RunwareClient
+from airflow_provider_wan.errors import (
+    RunwareAuthError,
+    RunwareError,
+    RunwareRateLimitError,
+    RunwareTimeoutError,
+)
 from airflow_provider_wan.hooks.runware import RunwareHook
 from airflow_provider_wan.models import WanVideoRequest
 from tests.conftest import API_KEY, runware_conn_json
@@ -135,3 +142,104 @@ async def test_async_twin_against_emulator(emulator) -> None:  # type: ignore[no
         emulator.advance_clock(60)
         states = await hook.aget_responses([u])
     assert states[u].status() == "success"
+
+
+# -- both failure shapes, over real HTTP ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("http_status", [200, 400])
+@pytest.mark.parametrize("shape", ["errors", "nested"])
+def test_failed_generation_in_both_shapes(emulator, shape: str, http_status: int) -> None:  # type: ignore[no-untyped-def]
+    # "errors": flat item in the top-level errors[]; "nested": data[] item with an error object.
+    emulator.set_faults(p_generation_fail=1.0, failure_shape=shape, generation_failure_status=http_status)
+    u = str(uuid.uuid4())
+    with RunwareHook() as hook:
+        hook.submit_video(_req(number_results=2), u)
+        emulator.advance_clock(60)
+        state = hook.get_responses([u])[u]
+    assert state.status(2) == "error" and not state.results and len(state.errors) == 2
+    error = state.errors[0]
+    assert isinstance(error, RunwareTimeoutError) and error.retryable
+    assert error.code == "timeoutProvider" and error.task_uuid == u and error.category == "timeout"
+    assert error.documentation and "did not respond" in error.message
+    assert emulator.ledger()["requests"]["getResponse"] == 1  # a failed generation is not retried
+
+
+async def test_failed_generation_nested_shape_async(emulator) -> None:  # type: ignore[no-untyped-def]
+    emulator.set_faults(p_generation_fail=1.0, failure_shape="nested")
+    u = str(uuid.uuid4())
+    async with RunwareHook() as hook:
+        await hook.asubmit_video(_req(), u)
+        emulator.advance_clock(60)
+        state = (await hook.aget_responses([u]))[u]
+    assert state.status() == "error" and state.errors[0].code == "timeoutProvider"
+
+
+# -- 429 with Retry-After ---------------------------------------------------------------------------
+
+
+def _open_after_first_wait(emulator, waits: list[float]):  # type: ignore[no-untyped-def]
+    """A sleep that really sleeps, and turns the 429 fault off once the client has decided to wait.
+
+    The emulator's 429 is a per-request probability; switching it off between the attempts makes
+    "one 429, then success" deterministic without guessing at timing.
+    """
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        emulator.set_faults(p_429=0.0)
+        time.sleep(seconds)
+
+    return sleep
+
+
+def test_429_retry_after_then_success(emulator) -> None:  # type: ignore[no-untyped-def]
+    # Retry-After (1 s) is far above the connection's backoff_max (0.05 s): it must be waited in full.
+    emulator.set_faults(p_429=1.0, retry_after=1)
+    u = str(uuid.uuid4())
+    waits: list[float] = []
+    hook = RunwareHook()
+    started = time.monotonic()
+    with RunwareClient(hook.config, sleep=_open_after_first_wait(emulator, waits)) as client:
+        ack = client.submit_video(_req(), u)
+    elapsed = time.monotonic() - started
+    assert ack.task_uuid == u and not ack.already_submitted
+    assert waits and waits[0] >= 1.0 and elapsed >= 1.0  # lower bounds only: the machine is shared
+    ledger = emulator.ledger()
+    assert ledger["faults_injected"] == {"429": 1}
+    assert ledger["http_requests"] == 2 and ledger["submissions"] == 1
+
+
+async def test_429_retry_after_then_success_async(emulator) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    emulator.set_faults(p_429=1.0, retry_after=1)
+    waits: list[float] = []
+    flip = _open_after_first_wait(emulator, [])
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.to_thread(flip, 0)  # the control call is blocking: keep it off the event loop
+        await asyncio.sleep(seconds)
+
+    u = str(uuid.uuid4())
+    hook = RunwareHook()
+    started = time.monotonic()
+    async with AsyncRunwareClient(await hook.aconfig(), sleep=sleep) as client:
+        states = await client.get_responses([u])
+    assert time.monotonic() - started >= 1.0 and waits and waits[0] >= 1.0
+    assert u in states  # the retried poll was answered (an unknown task: not found)
+    ledger = emulator.ledger()
+    assert ledger["faults_injected"] == {"429": 1} and ledger["http_requests"] == 2
+
+
+def test_retry_after_beyond_the_retry_budget_fails_at_once(emulator) -> None:  # type: ignore[no-untyped-def]
+    # The test connection allows 5 s of retrying in all; the server asks for 60.
+    emulator.set_faults(p_429=1.0, retry_after=60)
+    started = time.monotonic()
+    with RunwareHook() as hook, pytest.raises(RunwareRateLimitError) as info:
+        hook.get_responses([str(uuid.uuid4())])
+    assert time.monotonic() - started < 30  # did not sit out the 60 s, nor retry early
+    assert "asked to wait 60 s" in str(info.value) and info.value.code == "rateLimitExceeded"
+    ledger = emulator.ledger()
+    assert ledger["faults_injected"] == {"429": 1} and ledger["http_requests"] == 1

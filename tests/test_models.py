@@ -1017,6 +1017,38 @@ def test_from_any_rejects(data: Any, parameter: str, code: str) -> None:
     assert (info.value.parameter, info.value.code) == (parameter, code)
 
 
+def test_from_any_reads_the_python_repr_jinja_renders() -> None:
+    # "{{ ti.xcom_pull('prep') }}" without render_template_as_native_obj renders str(dict): not JSON.
+    values = {**T2V, "duration": 6, "generate_audio": False, "seed": None, "frame_images": None}
+    rendered = str(values)
+    with pytest.raises(ValueError):
+        json.loads(rendered)
+    assert WanVideoRequest.from_any(rendered) == WanVideoRequest(**values)
+    # the wire form too, and surrounding whitespace from the template
+    wire = {**T2V_WIRE, "taskType": "videoInference", "settings": {"audio": True}}
+    assert WanVideoRequest.from_any(f"  {wire!r}\n") == WanVideoRequest.from_wire(wire)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[{'positive_prompt': 'x'}]",  # a literal, but not a dict
+        "{'positive_prompt': 'x'",  # truncated
+        "{'positive_prompt': __import__('os').getcwd()}",  # a call: never evaluated
+        "{'positive_prompt': prompt}",  # a name
+        "dict(positive_prompt='x')",
+        "{'positive_prompt': 'x'}.copy()",
+        "[" * 100_000,  # nesting beyond the parser's limits
+        "{'a': 1\x00}",
+        "",
+    ],
+)
+def test_from_any_refuses_anything_but_a_dict_literal(text: str) -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        WanVideoRequest.from_any(text)
+    assert (info.value.parameter, info.value.code) == ("request", INVALID)
+
+
 # ----------------------------------------------------------------------------------------------------
 # Models are frozen; replace() re-validates; FrameImage on its own
 # ----------------------------------------------------------------------------------------------------

@@ -317,3 +317,177 @@ def test_on_kill_says_remote_task_keeps_running(capfd) -> None:  # type: ignore[
     op.on_kill()
     out = "".join(capfd.readouterr())
     assert "keeps running and is billed" in out and op._submitted_uuid in out
+
+
+# -- operator arguments, a Jinja-rendered request, the final summary ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "parameter"),
+    [
+        ({"generation_timeout": "abc"}, "generation_timeout"),
+        ({"generation_timeout": None}, "generation_timeout"),
+        ({"generation_timeout": 0}, "generation_timeout"),
+        ({"generation_timeout": -5}, "generation_timeout"),
+        ({"generation_timeout": float("inf")}, "generation_timeout"),
+        ({"generation_timeout": pendulum.duration(days=30)}, "generation_timeout"),  # a timedelta
+        ({"poll_interval": "x"}, "poll_interval"),
+        ({"poll_interval": 0}, "poll_interval"),
+        ({"poll_initial_delay": -1}, "poll_initial_delay"),
+        ({"poll_max_interval": float("nan")}, "poll_max_interval"),
+        ({"delivery": "bogus"}, "delivery"),
+        ({"delivery": "upload_endpoint"}, "delivery"),  # without s3_destination
+        ({"s3_input_mode": "bogus"}, "s3_input_mode"),
+        ({"s3_destination": "nope"}, "s3_destination"),  # not templated: final at parse time
+        ({"s3_destination": "s3:///videos/"}, "s3_destination"),
+        ({"s3_destination": 42}, "s3_destination"),
+        ({"deferrable": "yes"}, "deferrable"),
+        ({"wait_for_completion": None}, "wait_for_completion"),
+        ({"fail_on_nsfw": 1}, "fail_on_nsfw"),
+    ],
+)
+def test_bad_operator_argument_refused_when_the_dag_is_parsed(emulator, kwargs, parameter) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InvalidRequestError) as info:
+        WanVideoOperator(task_id="gen", positive_prompt="p", size="720p_16_9", **kwargs)
+    assert info.value.parameter == parameter and parameter in str(info.value)
+    assert emulator.ledger()["http_requests"] == 0
+
+
+@pytest.mark.parametrize(
+    ("rendered", "parameter"),
+    [
+        ({"s3_destination": "nope"}, "s3_destination"),
+        ({"s3_destination": "None"}, "s3_destination"),  # a template that rendered nothing
+        ({"s3_destination": ""}, "s3_destination"),
+        ({"s3_destination": "s3://"}, "s3_destination"),
+        ({"s3_destination": None, "delivery": "upload_endpoint"}, "delivery"),
+        ({"aws_conn_id": ""}, "aws_conn_id"),
+        ({"runware_conn_id": " "}, "runware_conn_id"),
+        ({"task_uuid": "not-a-uuid"}, "task_uuid"),
+        ({"max_cost_usd": "about a dollar"}, "max_cost_usd"),
+        ({"max_cost_usd": "inf"}, "max_cost_usd"),
+        ({"max_cost_usd": "-1"}, "max_cost_usd"),
+        ({"input_video_seconds": "nan"}, "input_video_seconds"),
+    ],
+)
+def test_bad_rendered_argument_fails_before_any_request(emulator, rendered, parameter) -> None:  # type: ignore[no-untyped-def]
+    from unittest import mock
+
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from tests.dags.operator_flows import FAST
+
+    op = WanVideoOperator(
+        task_id="gen",
+        positive_prompt="p",
+        size="720p_16_9",
+        duration=2,
+        s3_destination="s3://wan-it/{{ ds }}/",
+        **FAST,
+    )
+    for name, value in rendered.items():  # as Jinja left them just before execute
+        setattr(op, name, value)
+    ti = mock.MagicMock(dag_id="d", task_id="gen", run_id="r", map_index=-1)
+    with pytest.raises(AirflowFailException, match=parameter):
+        op.execute({"ti": ti})  # type: ignore[arg-type]
+    assert emulator.ledger()["http_requests"] == 0
+    ti.xcom_push.assert_not_called()
+
+
+def test_upload_endpoint_staging_token_is_per_task_instance() -> None:
+    from unittest import mock
+
+    op = WanVideoOperator(
+        task_id="gen",
+        positive_prompt="p",
+        size="720p_16_9",
+        s3_destination="s3://wan-it/videos/",
+        delivery="upload_endpoint",
+    )
+    fingerprint = op.build_request().fingerprint()
+
+    def context(run_id: str, map_index: int = -1, try_number: int = 1) -> dict[str, object]:
+        return {
+            "ti": mock.MagicMock(
+                dag_id="d", task_id="gen", run_id=run_id, map_index=map_index, try_number=try_number
+            )
+        }
+
+    def token(fp: str = fingerprint, **kwargs: object) -> str:
+        return op.delivery_token(fp, context(**kwargs))  # type: ignore[arg-type]
+
+    first = token(run_id="run-1")
+    # A retry of the same task instance finds the file an earlier try had delivered...
+    assert token(run_id="run-1", try_number=2) == first
+    # ...while another run, another mapped instance or another request never shares it.
+    assert token(run_id="run-2") != first
+    assert token(run_id="run-1", map_index=0) != first
+    assert token("0" * 64, run_id="run-1") != first
+
+
+def test_request_dict_from_upstream_task_through_jinja(emulator) -> None:  # type: ignore[no-untyped-def]
+    dr = _run("wan_request_from_xcom")
+    assert dr.state == "success", [(t.task_id, t.state) for t in dr.get_task_instances()]
+    value = _xcom(dr)
+    assert value["status"] == "success" and set(value) == CONTRACT_KEYS
+    ledger = emulator.ledger()
+    assert ledger["submissions"] == 1
+    record = next(t for t in ledger["tasks"] if t["taskUUID"] == value["task_uuid"])
+    assert (record["width"], record["height"], record["duration"]) == (1280, 720, 2)
+
+
+@pytest.mark.parametrize("dag_id", ["wan_deferrable", "wan_sync"])
+def test_final_summary_logs_videos_seconds_cost_and_wait(emulator, capfd, dag_id: str) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    dr = _run(dag_id, duration=3)
+    assert dr.state == "success"
+    value = _xcom(dr)
+    out = "".join(capfd.readouterr())
+    lines = [line for line in out.splitlines() if f"Runware task {value['task_uuid']}: 1 video(s)" in line]
+    assert lines, out[-2000:]
+    line = lines[-1]
+    assert "3 s of video" in line and "cost $0.3000 (estimated $0.3000)" in line, line
+    assert re.search(r"waited \d+\.\d s since submit", line), line
+    assert set(value) == CONTRACT_KEYS  # the summary is a log line: the XCom keys do not change
+
+
+def test_summary_omits_what_is_unknown() -> None:
+    from airflow_provider_wan.completion import summary
+
+    value = {
+        "task_uuid": "t-1",
+        "cost": 1.0,
+        "estimated_cost": 1.0,
+        "videos": [{"video_uuid": "a", "video_url": "u1"}, {"video_uuid": "b", "video_url": "u2"}],
+    }
+    assert summary(value, video_duration=5, waited_seconds=42.04).splitlines()[0] == (
+        "Runware task t-1: 2 video(s), 10 s of video, cost $1.0000 (estimated $1.0000), "
+        "waited 42.0 s since submit"
+    )
+    # A sensor never saw the request: no seconds of video, no wait.
+    assert summary(value).splitlines()[0] == "Runware task t-1: 2 video(s), cost $1.0000 (estimated $1.0000)"
+
+
+def test_request_dict_may_hold_local_and_s3_media(emulator) -> None:  # type: ignore[no-untyped-def]
+    # The model alone refuses paths for videos/audio; a whole request dict must still carry them to
+    # the media resolution step like the keyword arguments do.
+    op = WanVideoOperator(
+        task_id="x",
+        request=str(
+            {
+                "positive_prompt": "restyle",
+                "width": 1280,
+                "height": 720,
+                "duration": 2,
+                "reference_videos": ["/data/clip.mp4"],
+                "audio": "s3://bucket/voice.wav",
+            }
+        ),
+    )
+    values = op.build_values()
+    assert (
+        list(values["reference_videos"]) == ["/data/clip.mp4"] and values["audio"] == "s3://bucket/voice.wav"
+    )
+    assert op.build_request().duration == 2
+    assert emulator.ledger()["http_requests"] == 0

@@ -112,12 +112,81 @@ def test_reference_video_from_local_file_goes_through_media_storage(emulator, bu
     assert value["cost"] == pytest.approx(0.4)
 
 
+def _delivered_paths(ledger: dict[str, Any]) -> list[str]:
+    """Object paths (bucket/key) the emulator PUT uploadEndpoint deliveries to (query string dropped)."""
+    from urllib.parse import urlsplit
+
+    return [urlsplit(r["url"]).path for r in ledger["upload"]["recent"] if r["ok"]]
+
+
 def test_upload_endpoint_delivery_lands_without_download(emulator, bucket) -> None:  # type: ignore[no-untyped-def]
     dr = _run("wan_s3_upload_endpoint")
     assert dr.state == "success"
     value = _xcom(dr)
     _check_landed(bucket, value["videos"][0], value["task_uuid"])
-    assert emulator.ledger()["upload_deliveries"] >= 1
+    ledger = emulator.ledger()
+    assert ledger["upload_deliveries"] == 1
+    # Runware PUT the file; the provider only verified it in S3, never fetched the video itself.
+    assert ledger["downloads"] == 0 and ledger["download_bytes"] == 0
+    assert value["videos"][0]["s3_uri"].startswith(f"s3://{BUCKET}/videos/")
+
+
+def test_upload_endpoint_staging_key_differs_per_run(emulator, bucket) -> None:  # type: ignore[no-untyped-def]
+    # Same day (same {{ ds }} prefix), same request, two runs: each must stage under its own key, or
+    # one run could verify, move or delete the other's delivery.
+    first = _run("wan_s3_upload_endpoint", pendulum.datetime(2026, 6, 1, 0, tz="UTC"))
+    second = _run("wan_s3_upload_endpoint", pendulum.datetime(2026, 6, 1, 1, tz="UTC"))
+    assert first.state == second.state == "success" and first.run_id != second.run_id
+    paths = _delivered_paths(emulator.ledger())
+    assert len(paths) == 2 and len(set(paths)) == 2, paths
+    assert all(p.startswith(f"/{BUCKET}/videos/2026-06-01/_delivered/") for p in paths), paths
+    assert _xcom(first)["s3_uri"] != _xcom(second)["s3_uri"]
+    for dr in (first, second):
+        value = _xcom(dr)
+        _check_landed(bucket, value["videos"][0], value["task_uuid"])
+    # Both staged objects were moved to their canonical keys: nothing left behind.
+    staged = bucket.list_objects_v2(Bucket=BUCKET, Prefix="videos/2026-06-01/_delivered/")
+    assert staged.get("KeyCount", 0) == 0
+
+
+def test_budget_counts_probed_input_video_before_any_upload(emulator, bucket, tmp_path, capfd) -> None:  # type: ignore[no-untyped-def]
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(make_mp4(seconds=2.0))
+    dr = _run("wan_s3_reference_video_budget", local_video=str(clip))
+    assert dr.state == "failed"
+    ledger = emulator.ledger()
+    # Refused with the probed 2 s of input video counted, before the clip went to mediaStorage.
+    assert ledger["http_requests"] == 0 and ledger["media_uploads"] == 0 and ledger["submissions"] == 0
+    out = "".join(capfd.readouterr())
+    assert "max_cost_usd" in out and "$0.4000" in out
+
+
+@pytest.mark.parametrize("dest", ["nope", "None", "s3://", "https://wan-it.example/videos/"])
+def test_bad_templated_destination_fails_before_any_request(emulator, bucket, capfd, dest: str) -> None:  # type: ignore[no-untyped-def]
+    dr = _run("wan_s3_templated_destination", dest=dest)
+    assert dr.state == "failed"
+    assert emulator.ledger()["http_requests"] == 0
+    assert "s3_destination" in "".join(capfd.readouterr())
+
+
+def test_templated_destination_lands(emulator, bucket) -> None:  # type: ignore[no-untyped-def]
+    dr = _run("wan_s3_templated_destination", dest=f"s3://{BUCKET}/templated/")
+    assert dr.state == "success"
+    value = _xcom(dr)
+    assert value["s3_uri"].startswith(f"s3://{BUCKET}/templated/")
+    _check_landed(bucket, value["videos"][0], value["task_uuid"])
+
+
+def test_oversize_input_fails_before_any_request(emulator, bucket, capfd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from airflow_provider_wan.media import inputs
+
+    size = bucket.head_object(Bucket=BUCKET, Key="inputs/product.png")["ContentLength"]
+    monkeypatch.setattr(inputs, "DEFAULT_LIMITS", inputs.MediaLimits(max_image_bytes=size - 1))
+    dr = _run("wan_s3_bad_input", image="s3://wan-it/inputs/product.png")
+    assert dr.state == "failed"
+    assert emulator.ledger()["http_requests"] == 0
+    out = "".join(capfd.readouterr())
+    assert "inputs.referenceImages[0]" in out and f"exceeds the image limit of {size - 1} bytes" in out
 
 
 @pytest.mark.parametrize(

@@ -30,6 +30,10 @@ def _is_bool(annotation: Any) -> bool:
     return origin in (typing.Union, types.UnionType) and bool in typing.get_args(annotation)
 
 
+def _is_tuple(annotation: Any) -> bool:
+    return typing.get_origin(annotation) is tuple
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="runware-emulator",
@@ -90,6 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
             knobs.add_argument(
                 *options, dest=name, action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
+        elif _is_tuple(field.annotation):
+            knobs.add_argument(
+                *options,
+                dest=name,
+                action="append",
+                default=None,
+                metavar="VALUE",
+                help=f"{help_text}; repeatable or comma-separated",
+            )
         else:
             knobs.add_argument(*options, dest=name, default=None, metavar="VALUE", help=help_text)
     return parser
@@ -99,6 +112,9 @@ def settings_from_args(args: argparse.Namespace) -> EmulatorSettings:
     values: dict[str, Any] = {
         name: getattr(args, name) for name in Knobs.model_fields if getattr(args, name) is not None
     }
+    for name, field in Knobs.model_fields.items():
+        if _is_tuple(field.annotation) and name in values:
+            values[name] = tuple(item for entry in values[name] for item in entry.split(","))
     for name in ("seed", "media_dir", "video_cache_dir", "public_url"):
         if getattr(args, name) is not None:
             values[name] = getattr(args, name)
@@ -143,6 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"Accepted API key(s): {', '.join(settings.api_keys)}", flush=True)
     if settings.allowed_hosts:
         print(f"May contact, besides loopback: {', '.join(settings.allowed_hosts)}", flush=True)
+    if settings.forbidden_keys:
+        print(f"Key(s) without permission (403): {', '.join(settings.forbidden_keys)}", flush=True)
     print(
         f"Control: http://{shown_host}:{port}/_emulator/ledger  /_emulator/faults  /_emulator/reset",
         flush=True,

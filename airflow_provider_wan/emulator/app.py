@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .downloads import ByteSource, serve
-from .errors import DOCS_AUTH, ErrorDict, http_status, make_error
+from .errors import ErrorDict, auth_error, http_status, make_error
 from .faults import DroppedConnection, silence_injected_drop_logs
 from .handlers import RequestContext, handle_tasks
 from .settings import EmulatorSettings
@@ -43,10 +43,6 @@ def _bearer(request: Request) -> str | None:
         return None
     scheme, _, token = value.partition(" ")
     return token.strip() if scheme.lower() == "bearer" else None
-
-
-def _auth_error(code: str, message: str) -> ErrorDict:
-    return make_error(code, message, parameter="apiKey", task_type="authentication", documentation=DOCS_AUTH)
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:
@@ -147,18 +143,26 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
         if not keys:
             ledger.auth_failures += 1
             return _error_response(
-                401, _auth_error("missingApiKey", "Missing API key. Get one at https://my.runware.ai/signup")
+                401, auth_error("missingApiKey", "Missing API key. Get one at https://my.runware.ai/signup")
             )
-        if not all(isinstance(k, str) and k in state.api_keys for k in keys):
+        forbidden = frozenset(knobs.forbidden_keys)
+        if not all(isinstance(k, str) and (k in state.api_keys or k in forbidden) for k in keys):
             ledger.auth_failures += 1
             return _error_response(
-                401, _auth_error("invalidApiKey", "Invalid API key. Get one at https://my.runware.ai/signup")
+                401, auth_error("invalidApiKey", "Invalid API key. Get one at https://my.runware.ai/signup")
             )
         ledger.auth_methods[method] += 1
         if not work:
             ledger.count_task_type("authentication")
             return JSONResponse(
                 {"data": [{"taskType": "authentication", "connectionSessionUUID": str(uuid.uuid4())}]}
+            )
+        # A forbidden key is genuine (authentication alone succeeds) but may not run any task.
+        if any(k in forbidden for k in keys):
+            ledger.forbidden_requests += 1
+            return _error_response(
+                403,
+                auth_error("forbidden", "This API key does not have permission to perform this request."),
             )
 
         ctx = RequestContext(public_base=str(request.base_url).rstrip("/"))
@@ -178,7 +182,7 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
 
     # --- media ---------------------------------------------------------------------------------
 
-    def _not_found(code: str, message: str, status: int = 404) -> JSONResponse:
+    def _media_error(code: str, message: str, status: int = 404) -> JSONResponse:
         return _error_response(
             status, make_error(code, message, documentation="https://runware.ai/docs/platform/media-storage")
         )
@@ -192,15 +196,18 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
         stem, _, extension = name.rpartition(".")
         found = state.jobs.video(stem)
         if found is None or found[0].extension != extension.lower():
-            return _not_found("mediaNotFound", "No such video.")
+            return _media_error("mediaNotFound", "No such video.")
         job, index = found
         now = state.now()
         status = job.status(index, now)
         if status != "success":
-            return _not_found("mediaNotFound", f"The video is not available (result status: {status}).")
-        if now >= job.expires_at(index):
+            return _media_error("mediaNotFound", f"The video is not available (result status: {status}).")
+        expiry = job.url_expiry(index, request.query_params.get("token"))
+        if expiry is None:  # like a CDN refusing a bad signature
+            return _media_error("forbidden", "The token of this video URL is not valid.", status=403)
+        if now >= expiry:
             state.ledger.expired_downloads += 1
-            return _not_found("mediaExpired", "The video URL expired (ttl elapsed).", status=410)
+            return _media_error("mediaExpired", "The video URL expired (ttl elapsed).", status=410)
         source = await state.output_source(job, index)
         return serve(request, source, job.mime, {"cache-control": "no-store"}, on_bytes=_count_download)
 
@@ -209,7 +216,7 @@ def create_app(settings: EmulatorSettings | None = None) -> FastAPI:
         stem, _, _extension = name.rpartition(".")
         stored = state.media.get(stem or name)
         if stored is None:
-            return _not_found("mediaNotFound", "No such stored media.")
+            return _media_error("mediaNotFound", "No such stored media.")
         return serve(request, ByteSource(stored.path, stored.size), stored.info.mime)
 
     # --- control (outside the Runware API; never subject to faults) ------------------------------

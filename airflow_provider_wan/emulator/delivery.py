@@ -14,7 +14,7 @@ import heapq
 import itertools
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -30,6 +30,17 @@ ATTEMPT_TIMEOUT_SECONDS = 5.0  # Runware treats "no answer in ~5 s" as a failed 
 FIRST_RETRY_DELAY = 0.25
 MAX_RETRY_DELAY = 8.0
 MAX_CONCURRENT_DELIVERIES = 16
+RETRY_JITTER = 0.2  # each delay is drawn from nominal x (1 +- this), then capped at MAX_RETRY_DELAY
+
+
+def nominal_retry_delay(retry: int) -> float:
+    """Seconds before retry ``retry`` (1-based): 0.25, 0.5, 1, 2, 4, 8, 8, ... (Runware's webhooks)."""
+    return min(FIRST_RETRY_DELAY * 2.0 ** (retry - 1), MAX_RETRY_DELAY)
+
+
+def retry_delay(retry: int, rng: random.Random) -> float:
+    """The nominal delay with jitter, never above MAX_RETRY_DELAY."""
+    return min(nominal_retry_delay(retry) * rng.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER), MAX_RETRY_DELAY)
 
 
 class DeliveryScheduler:
@@ -43,6 +54,7 @@ class DeliveryScheduler:
         self._runner: asyncio.Task[None] | None = None
         self._slots: asyncio.Semaphore | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self.sleep: Callable[[float], Awaitable[None]] = asyncio.sleep  # replaceable: tests skip the waits
 
     def schedule(self, job: Job) -> None:
         """Queue every result of ``job`` for delivery at its due time (call from the event loop)."""
@@ -153,7 +165,6 @@ class DeliveryScheduler:
             record["last"] = "skipped: host not allowed (loopback or --allow-host only)"
             stats.log.append(record)
             return False
-        delay = FIRST_RETRY_DELAY
         attempts = self.state.knobs.delivery_max_attempts
         async with httpx.AsyncClient(timeout=ATTEMPT_TIMEOUT_SECONDS, trust_env=False) as client:
             for attempt in range(1, attempts + 1):
@@ -170,8 +181,7 @@ class DeliveryScheduler:
                 except httpx.HTTPError as exc:
                     record["last"] = repr(exc)
                 if attempt < attempts:
-                    await asyncio.sleep(delay * self.rng.uniform(0.8, 1.2))
-                    delay = min(delay * 2, MAX_RETRY_DELAY)
+                    await self.sleep(retry_delay(attempt, self.rng))
         stats.failed += 1
         stats.log.append(record)
         return False

@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .model import doc_url
+from .model import API_REFERENCE, doc_url
 
 DOCS_TASK_POLLING = "https://runware.ai/docs/platform/task-polling"
-DOCS_AUTH = "https://runware.ai/docs/platform/authentication"
 DOCS_MEDIA_STORAGE = "https://runware.ai/docs/platform/media-storage"
-DOCS_VIDEO_INFERENCE = "https://runware.ai/docs/en/video-inference/api-reference"
+DOCS_VIDEO_INFERENCE = API_REFERENCE
 
 ErrorDict = dict[str, Any]
 
@@ -39,7 +38,6 @@ def make_error(
     max_: int | float | None = None,
     documentation: str | None = None,
     task_uuid: Any = None,
-    task_type: str | None = None,
 ) -> ErrorDict:
     """Build an error object; optional fields are omitted rather than sent as null."""
     error: ErrorDict = {"code": code, "message": message}
@@ -56,9 +54,13 @@ def make_error(
     error["documentation"] = documentation if documentation is not None else doc_url(parameter)
     if isinstance(task_uuid, str):
         error["taskUUID"] = task_uuid
-    if task_type is not None:
-        error["taskType"] = task_type
     return error
+
+
+def auth_error(code: str, message: str) -> ErrorDict:
+    """The documented ``invalidApiKey`` shape (code, message, parameter, taskType; no documentation,
+    no taskUUID), also used for ``missingApiKey`` and ``forbidden``, whose bodies Runware does not show."""
+    return {"code": code, "message": message, "parameter": "apiKey", "taskType": "authentication"}
 
 
 def is_generation_failure(error: ErrorDict) -> bool:

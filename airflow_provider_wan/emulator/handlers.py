@@ -46,9 +46,12 @@ def _reject(state: EmulatorState, error: ErrorDict) -> Items:
 
 
 def _with_task(error: ErrorDict, task: dict[str, Any], task_type: str) -> ErrorDict:
+    """Attach the task's UUID, and its taskType except for videoInference: Runware's documented
+    submit error for that task type has none (the validator's errors have none either)."""
     if isinstance(task.get("taskUUID"), str):
         error["taskUUID"] = task["taskUUID"]
-    error["taskType"] = task_type
+    if task_type != "videoInference":
+        error["taskType"] = task_type
     return error
 
 
@@ -153,7 +156,7 @@ def _plan(task: dict[str, Any], facts: _MediaFacts) -> JobPlan:
 
 
 async def handle_video_inference(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
-    errors = validate_video_inference(task)
+    errors = validate_video_inference(task, resolution_must_match_size=state.knobs.resolution_must_match_size)
     if errors:
         return _reject(state, errors[0])
     task_uuid: str = task["taskUUID"]
@@ -260,7 +263,13 @@ async def handle_get_response(state: EmulatorState, task: dict[str, Any], ctx: R
         return _reject(state, found)
     if isinstance(found, TaskRecord):  # a synchronous task: its answer, as given
         return [dict(item) for item in found.data], []
+    _refresh_expired_urls(state, found)
     return found.items(state.now(), state.knobs)
+
+
+def _refresh_expired_urls(state: EmulatorState, job: Job) -> None:
+    if state.knobs.refresh_expired_urls:
+        state.ledger.url_refreshes += job.refresh_urls(state.now(), state.new_url_token)
 
 
 async def handle_get_task_details(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
@@ -272,6 +281,7 @@ async def handle_get_task_details(state: EmulatorState, task: dict[str, Any], ct
     if isinstance(found, TaskRecord):
         data = [dict(item) for item in found.data]
     else:
+        _refresh_expired_urls(state, found)
         data, errors = found.items(state.now(), state.knobs)
     response: dict[str, Any] = {"data": data}
     if errors:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -58,6 +59,10 @@ class Job:
     pad_bytes: int  # pad_bytes at submission (MP4 only), for stable sizes across Range requests
     webhook_url: str | None = None
     upload_endpoint: str | None = None
+    # Only with the refresh_expired_urls knob (created lazily, so other jobs carry two Nones):
+    # token -> (result index, expiry) for every URL handed out again, and each result's current token.
+    url_tokens: dict[str, tuple[int, float]] | None = None
+    current_tokens: dict[int, str] | None = None
 
     @property
     def number_results(self) -> int:
@@ -89,10 +94,40 @@ class Job:
         return "error" if states == {"error"} else "partial"
 
     def expires_at(self, index: int) -> float:
+        """Expiry of the result's first URL (the one without a token)."""
         return self.due_at[index] + self.ttl
 
+    def url_expiry(self, index: int, token: str | None) -> float | None:
+        """Expiry of the URL of result ``index`` carrying ``token``; None when the token is not one of
+        this result's (a forged or foreign URL)."""
+        if token is None:
+            return self.expires_at(index)
+        found = (self.url_tokens or {}).get(token)
+        return found[1] if found is not None and found[0] == index else None
+
+    def current_expiry(self, index: int) -> float:
+        token = (self.current_tokens or {}).get(index)
+        return self.expires_at(index) if token is None else (self.url_tokens or {})[token][1]
+
     def video_url(self, index: int) -> str:
-        return f"{self.public_base}/media/videos/{self.video_uuids[index]}.{self.extension}"
+        url = f"{self.public_base}/media/videos/{self.video_uuids[index]}.{self.extension}"
+        token = (self.current_tokens or {}).get(index)
+        return url if token is None else f"{url}?token={token}"
+
+    def refresh_urls(self, now: float, new_token: Callable[[], str]) -> int:
+        """Give every successful result whose current URL has expired a new one (new token, expiring
+        ``ttl`` seconds from now); older URLs keep their own expiry. Returns how many were renewed."""
+        renewed = 0
+        for index in range(self.number_results):
+            if self.status(index, now) != "success" or now < self.current_expiry(index):
+                continue
+            if self.url_tokens is None or self.current_tokens is None:
+                self.url_tokens, self.current_tokens = {}, {}
+            token = new_token()
+            self.url_tokens[token] = (index, now + self.ttl)
+            self.current_tokens[index] = token
+            renewed += 1
+        return renewed
 
     def progress(self, index: int, now: float) -> int:
         span = self.due_at[index] - self.created_at
@@ -117,14 +152,13 @@ class Job:
         return item
 
     def failure_error(self) -> ErrorDict:
-        """The documented flat failure: an entry of the top-level errors[]."""
+        """The documented flat failure, field for field: an entry of the top-level errors[]."""
         return {
             "code": FAILURE_CODE,
             "status": "error",
             "message": FAILURE_MESSAGE,
             "documentation": DOCS_VIDEO_INFERENCE,
             "taskUUID": self.task_uuid,
-            "taskType": "videoInference",
         }
 
     def failure_item_nested(self, index: int) -> dict[str, Any]:

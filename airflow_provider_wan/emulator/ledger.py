@@ -55,6 +55,8 @@ class Ledger:
         self.faults: Counter[str] = Counter()
         self.auth_methods: Counter[str] = Counter()
         self.auth_failures = 0
+        self.forbidden_requests = 0  # requests refused 403 because a key is in forbidden_keys
+        self.url_refreshes = 0  # new videoURLs handed out for expired results (refresh_expired_urls)
         self.downloads = 0
         self.download_bytes = 0
         self.expired_downloads = 0
@@ -117,9 +119,11 @@ class Ledger:
             "faults_injected": dict(self.faults),
             "auth_methods": dict(self.auth_methods),
             "auth_failures": self.auth_failures,
+            "forbidden_requests": self.forbidden_requests,
             "downloads": self.downloads,
             "download_bytes": self.download_bytes,
             "expired_downloads": self.expired_downloads,
+            "url_refreshes": self.url_refreshes,
             "encodes": encodes,
             "tasks": records,
         }

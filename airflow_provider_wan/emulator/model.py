@@ -11,7 +11,8 @@ import re
 from typing import Final
 
 MODEL_ID: Final = "alibaba:wan@2.7"
-DOC_BASE: Final = "https://runware.ai/docs/models/alibaba-wan2-7"
+#: Where Runware's documented validation error points (``...#request-duration``): used for every parameter.
+API_REFERENCE: Final = "https://runware.ai/docs/en/video-inference/api-reference"
 
 #: The only accepted (width, height) pairs and the resolution tier each belongs to.
 PRESETS: Final[dict[tuple[int, int], str]] = {
@@ -58,14 +59,14 @@ _INDEX = re.compile(r"\[\d+\]")
 
 
 def doc_url(parameter: str | None) -> str:
-    """Documentation link for a wire path, using the model page's anchor scheme.
+    """Documentation link for a wire path, as in Runware's documented ``unsupportedDuration`` error.
 
-    ``inputs.frameImages[1].frame`` -> ``...#request-inputs-frameimages-frame``.
+    ``inputs.frameImages[1].frame`` -> ``.../video-inference/api-reference#request-inputs-frameimages-frame``.
     """
     if not parameter:
-        return DOC_BASE
+        return API_REFERENCE
     anchor = _INDEX.sub("", parameter).replace(".", "-").lower()
-    return f"{DOC_BASE}#request-{anchor}"
+    return f"{API_REFERENCE}#request-{anchor}"
 
 
 def tier_of_size(width: int, height: int) -> str | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -75,6 +75,11 @@ class Knobs(BaseModel):
     )
     default_ttl: float = Field(3600.0, gt=0, description="Seconds a videoURL stays downloadable without ttl.")
     pad_bytes: int = Field(0, ge=0, description="Pad MP4 outputs to at least this many bytes (free box).")
+    refresh_expired_urls: bool = Field(
+        False,
+        description="getResponse/getTaskDetails hand out a new signed videoURL (new token, new ttl) for an"
+        " expired result; the old URL keeps answering 410.",
+    )
 
     # --- per-request transport faults on POST /v1 ----------------------------------------------
     p_429: float = _p("Probability of answering 429 rateLimitExceeded.")
@@ -100,11 +105,26 @@ class Knobs(BaseModel):
     )
     p_nsfw: float = _p("Probability that a result reports NSFWContent: true.")
     balance_usd: float | None = Field(None, description="Account balance; None = unlimited (402 when short).")
+    resolution_must_match_size: bool = Field(
+        True,
+        description="Reject a resolution naming another tier than width x height (not on the model page:"
+        " the billed tier would be ambiguous); off = the size's tier wins.",
+    )
+
+    # --- auth --------------------------------------------------------------------------------------
+    forbidden_keys: tuple[Annotated[str, Field(min_length=1)], ...] = Field(
+        (), description="Keys that authenticate but lack permission: their requests get 403 forbidden."
+    )
 
     # --- deliveries ----------------------------------------------------------------------------------
     webhook_wrapped: bool = Field(False, description='POST {"data": [item]} instead of the flat item.')
     webhook_post_failures: bool = Field(True, description="Also POST failed results to webhookURL.")
-    delivery_max_attempts: int = Field(6, ge=1, le=20, description="Attempts per webhook/upload delivery.")
+    delivery_max_attempts: int = Field(
+        8,
+        ge=1,
+        le=20,
+        description="Attempts per webhook/upload delivery (8: retries after 0.25, 0.5, 1, 2, 4, 8, 8 s).",
+    )
 
 
 class EmulatorSettings(Knobs):

@@ -11,7 +11,7 @@ from typing import Any
 
 from .delivery import DeliveryScheduler
 from .downloads import ByteSource, padded_source
-from .encoder import VideoCache, default_cache_dir, scaled_spec
+from .encoder import RenderSpec, VideoCache, content_key, default_cache_dir, scaled_spec
 from .faults import FaultInjector
 from .jobs import Job, JobStore
 from .ledger import Ledger
@@ -49,6 +49,11 @@ class EmulatorState:
         self.rng = random.Random(base)
         self.faults = FaultInjector(random.Random(base + 1))
         self._delivery_rng = random.Random(base + 2)
+        self._url_rng = random.Random(base + 3)
+
+    def new_url_token(self) -> str:
+        """A fresh signed-URL token (refresh_expired_urls): 128 random bits, reproducible under --seed."""
+        return f"{self._url_rng.getrandbits(128):032x}"
 
     def task_uuid_taken(self, task_uuid: str) -> bool:
         """True when an accepted task of any type holds ``task_uuid``, or one being handled reserved it."""
@@ -84,10 +89,19 @@ class EmulatorState:
         self._seed_rngs()
         self.deliveries.rng = self._delivery_rng
 
+    @staticmethod
+    def output_spec(job: Job, index: int) -> RenderSpec:
+        """What result ``index`` looks like: its size, container, audio, and prompts + seed."""
+        variant = content_key(
+            job.request.get("positivePrompt"), job.request.get("negativePrompt"), job.seeds[index]
+        )
+        return scaled_spec(
+            job.width, job.height, job.duration, job.extension, job.audio, job.render_scale, variant
+        )
+
     async def output_source(self, job: Job, index: int) -> ByteSource:
         """The bytes of result ``index``: the cached encode, padded when the job asked for it."""
-        spec = scaled_spec(job.width, job.height, job.duration, job.extension, job.audio, job.render_scale)
-        path = await self.videos.get(spec)
+        path = await self.videos.get(self.output_spec(job, index))
         return padded_source(path, job.pad_bytes if job.extension == "mp4" else 0)
 
     async def aclose(self) -> None:

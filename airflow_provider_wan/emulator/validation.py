@@ -11,8 +11,8 @@ Checks run in a fixed order so the reported error is deterministic:
 2. each parameter's own type and range, in the order of ``_PARAMETER_CHECKS`` below, including
    the structure of ``safety``, ``inputs`` and ``settings`` (unknown nested keys included);
 3. the cross-field rules: positivePrompt required without frameImages; exactly one of
-   frameImages or width/height; the preset table; resolution vs preset tier; frameImages
-   exclusivity; duration with references; shotType needs references.
+   frameImages or width/height; the preset table; resolution vs preset tier (unless turned off);
+   frameImages exclusivity; duration with references; shotType needs references.
 
 JSON types are strict: an integer must be a JSON integer (not ``5.0``, not ``true``), a boolean a
 JSON boolean. ``null`` for an optional parameter means the parameter is absent.
@@ -258,14 +258,14 @@ def _check_duration(task: Mapping[str, Any]) -> None:
 
 
 def _unsupported_duration(maximum: int) -> NoReturn:
+    # Field for field Runware's documented example: "type": "float" (the API reference's type for
+    # duration, although the model page says integer) and no min/max beside allowedValues.
     _fail(
         "unsupportedDuration",
         "Invalid value for duration parameter. This duration is not supported by the model architecture.",
         "duration",
-        type_="integer",
+        type_="float",
         allowed=list(range(model.DURATION_MIN, maximum + 1)),
-        min_=model.DURATION_MIN,
-        max_=maximum,
     )
 
 
@@ -424,7 +424,7 @@ _PARAMETER_CHECKS: tuple[Callable[[Mapping[str, Any]], None], ...] = (
 # --- cross-field rules ---------------------------------------------------------------------------
 
 
-def _check_cross_field(task: Mapping[str, Any]) -> None:
+def _check_cross_field(task: Mapping[str, Any], resolution_must_match_size: bool) -> None:
     inputs: Mapping[str, Any] = task["inputs"] if _present(task, "inputs") else {}
     has_frames = _present(inputs, "frameImages")
     has_ref_images = _present(inputs, "referenceImages")
@@ -466,7 +466,7 @@ def _check_cross_field(task: Mapping[str, Any]) -> None:
                 type_="integer",
                 allowed=model.PRESET_NAMES,
             )
-        if _present(task, "resolution") and task["resolution"] != tier:
+        if resolution_must_match_size and _present(task, "resolution") and task["resolution"] != tier:
             _fail(
                 "incompatibleParameters",
                 f"resolution {task['resolution']!r} does not match the {tier} tier of "
@@ -520,7 +520,7 @@ def check_task_uuid(task: Mapping[str, Any]) -> None:
         _invalid("taskUUID", "Invalid value for taskUUID: must be a UUID v4 string.", type_="string")
 
 
-def _validate(task: Any) -> None:
+def _validate(task: Any, resolution_must_match_size: bool) -> None:
     if not isinstance(task, dict):
         _fail("invalidTask", "Each task must be a JSON object.", None, type_="object")
     if not _present(task, "taskType"):
@@ -536,18 +536,22 @@ def _validate(task: Any) -> None:
     _check_unknown_keys(task, TOP_LEVEL_KEYS, "")
     for check in _PARAMETER_CHECKS:
         check(task)
-    _check_cross_field(task)
+    _check_cross_field(task, resolution_must_match_size)
 
 
-def validate_video_inference(task: Any) -> list[ErrorDict]:
-    """Errors for one ``videoInference`` task: ``[]`` when valid, else exactly one error dict."""
+def validate_video_inference(task: Any, *, resolution_must_match_size: bool = True) -> list[ErrorDict]:
+    """Errors for one ``videoInference`` task: ``[]`` when valid, else exactly one error dict.
+
+    Errors have the shape of Runware's documented submit error: no ``taskType``, ``taskUUID`` when
+    the task has a string one. ``resolution_must_match_size=False`` drops the one rule that is not
+    on the model page (``resolution`` naming another tier than width x height).
+    """
     try:
-        _validate(task)
+        _validate(task, resolution_must_match_size)
     except _Invalid as invalid:
         error = invalid.error
         if isinstance(task, dict) and isinstance(task.get("taskUUID"), str):
             error["taskUUID"] = task["taskUUID"]
-        error["taskType"] = TASK_TYPE
         return [error]
     return []
 

@@ -4,7 +4,8 @@ Connection fields: **password** = API key (masked by Airflow), **host** = base U
 ``https://api.runware.ai/v1``). Extras (all optional): ``timeout`` (read timeout, s, default 30),
 ``connect_timeout`` (s, default 10), ``max_retries`` (attempts per HTTP call, default 6),
 ``retry_max_seconds`` (total time spent retrying one call, default 120), ``backoff_base`` (s, default 0.5),
-``backoff_max`` (s, default 20), ``max_connections`` (pool size, default 20).
+``backoff_max`` (s, default 20; caps our own backoff, never a server's ``Retry-After``, which is waited in
+full when it fits in ``retry_max_seconds``), ``max_connections`` (pool size, default 20).
 """
 
 from __future__ import annotations

@@ -14,9 +14,11 @@ instead handed to Runware as presigned GET URLs (masked in logs), so their bytes
 worker.
 
 Two phases keep every check ahead of any Runware request: first each reference is classified and checked
-(format by magic bytes, size, video duration probed with PyAV), then the uploads happen. A bad input
-therefore raises :class:`~airflow_provider_wan.errors.InvalidRequestError` naming the wire parameter
-(``inputs.referenceVideos[0]``) and the source, having sent nothing to Runware.
+(format by magic bytes, size, video duration probed with PyAV: :func:`check_media_inputs`), then the
+uploads happen (:meth:`CheckedInputs.resolve`). A bad input therefore raises
+:class:`~airflow_provider_wan.errors.InvalidRequestError` naming the wire parameter
+(``inputs.referenceVideos[0]``) and the source, having sent nothing to Runware; and a caller can check a
+budget against the probed input video seconds between the two phases, before anything is uploaded.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import base64
 import binascii
 import hashlib
 import io
-import json
 import logging
 import os
 import re
@@ -53,7 +54,7 @@ from airflow_provider_wan.media.s3 import (
     s3_client,
 )
 from airflow_provider_wan.media.storage import upload_idempotent
-from airflow_provider_wan.models import FrameImage, WanVideoRequest, is_uuid
+from airflow_provider_wan.models import FrameImage, WanVideoRequest, is_uuid, parse_request_text
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -309,13 +310,14 @@ def _fields_of(request: WanVideoRequest | Mapping[str, Any] | str) -> _Fields:
 
 def _as_mapping(request: Mapping[str, Any] | str) -> Mapping[str, Any]:
     if isinstance(request, str):
-        try:
-            loaded = json.loads(request)
-        except ValueError:
-            raise InvalidRequestError("a string request must be a JSON object", parameter="request") from None
+        loaded = parse_request_text(request)  # JSON, or the Python repr Jinja renders from a dict
         if not isinstance(loaded, Mapping):
-            raise InvalidRequestError("a string request must be a JSON object", parameter="request")
+            raise InvalidRequestError(
+                "a string request must be a JSON object or a Python dict literal", parameter="request"
+            )
         return loaded
+    if not isinstance(request, Mapping):
+        raise InvalidRequestError("must be an object of request parameters", parameter="request")
     return request
 
 
@@ -355,6 +357,22 @@ def _placeholder_for(reference: str) -> str:
 def is_placeholder(value: object) -> bool:
     """Whether ``value`` is a placeholder from :func:`prevalidate_request` (never a real media UUID)."""
     return isinstance(value, str) and value.startswith(_PLACEHOLDER_HEAD)
+
+
+def request_values(request: WanVideoRequest | Mapping[str, Any] | str) -> dict[str, Any]:
+    """The snake_case parameters ``request`` sets, validated, with media references kept as given.
+
+    For the operator's whole ``request`` argument (snake_case or wire dict, JSON, or a rendered Python
+    repr): local paths, ``s3://`` URIs and inline data in ``reference_videos``/``audio``, which the model
+    alone refuses, come back as the user wrote them, ready for :func:`check_media_inputs`.
+    """
+    validated, placeholders = _validated_request(request)
+    values: dict[str, Any] = {name: getattr(validated, name) for name in validated.model_fields_set}
+    if values.get("reference_videos"):
+        values["reference_videos"] = [placeholders.get(v, v) for v in values["reference_videos"]]
+    if isinstance(values.get("audio"), str):
+        values["audio"] = placeholders.get(values["audio"], values["audio"])
+    return values
 
 
 def prevalidate_request(request: WanVideoRequest | Mapping[str, Any] | str) -> WanVideoRequest:
@@ -491,17 +509,13 @@ class _Resolver:
     def __init__(
         self,
         *,
-        hook: RunwareHook | None,
         aws_conn_id: str | None,
-        scope: str,
         s3_input_mode: S3InputMode,
         limits: MediaLimits,
         presign_expires: int,
         s3: S3Client | None,
     ) -> None:
-        self.hook = hook
         self.aws_conn_id = aws_conn_id
-        self.scope = scope
         self.mode = s3_input_mode
         self.limits = limits
         self.presign_expires = presign_expires
@@ -637,7 +651,9 @@ class _Resolver:
 
     # -- phase 2 ----------------------------------------------------------------------------------------
 
-    def resolve(self, checked: _Checked) -> tuple[str, ResolvedMedia]:
+    def resolve(
+        self, checked: _Checked, *, hook: RunwareHook | None, scope: str
+    ) -> tuple[str, ResolvedMedia]:
         ref = checked.ref
         value = ref.value.strip()
         report = ResolvedMedia(
@@ -671,7 +687,7 @@ class _Resolver:
             return earlier.media_uuid, replace(
                 report, form="media_storage", media_uuid=earlier.media_uuid, reused=True
             )
-        if self.hook is None:
+        if hook is None:
             raise RunwareError(
                 f"{ref.parameter}: {checked.source} must be stored with mediaStorage, "
                 "but no RunwareHook was given",
@@ -680,7 +696,7 @@ class _Resolver:
                 parameter=ref.parameter,
                 retryable=False,
             )
-        stored = upload_idempotent(self.hook, data, content_sha256=digest, scope=self.scope)
+        stored = upload_idempotent(hook, data, content_sha256=digest, scope=scope)
         resolved = replace(
             report, form="media_storage", media_uuid=stored.media_uuid, reused=stored.recovered
         )
@@ -825,30 +841,24 @@ def _probe(ref: _Ref, source: str, media: str | BinaryIO) -> float | None:
 # Public entry point
 
 
-def resolve_media_inputs(
+def check_media_inputs(
     request: WanVideoRequest | Mapping[str, Any] | str,
     *,
-    hook: RunwareHook | None,
     aws_conn_id: str | None = "aws_default",
-    scope: str,
     s3_input_mode: S3InputMode = "upload",
     input_video_seconds: float | None = None,
-    limits: MediaLimits = DEFAULT_LIMITS,
+    limits: MediaLimits | None = None,
     presign_expires: int = 6 * 3600,
     s3: S3Client | None = None,
-) -> ResolvedInputs:
-    """Replace every media reference of ``request`` by something Runware accepts; see the module doc.
+) -> CheckedInputs:
+    """Phase 1 alone: check every media reference of ``request`` and probe its videos; no Runware request.
 
-    :param request: a :class:`WanVideoRequest`, or its snake_case / wire dict (or JSON) — a dict may hold
-        local paths and ``s3://`` URIs for videos and audio, which the model itself would refuse.
-    :param hook: used for ``mediaStorage`` uploads (``None`` is fine when nothing needs uploading).
-    :param scope: idempotency scope of uploads, e.g. ``f"{dag_id}/{task_id}/{run_id}/{map_index}"``:
-        the same content in the same scope is stored once, however often the task is retried.
-    :param s3_input_mode: ``"upload"`` (default) stores S3 bytes with ``mediaStorage`` / inlines small
-        images; ``"presigned_url"`` hands Runware a presigned GET URL valid ``presign_expires`` seconds.
-    :param input_video_seconds: seconds of the UUID/URL video inputs (which cannot be probed).
-    :param s3: an S3 client to use instead of one from the ``aws_conn_id`` connection.
-    :raises InvalidRequestError: naming the parameter and source, before any Runware request.
+    Reads what it must (local files, S3 heads and ranged GETs) to check format and size and to measure
+    input video seconds, so the caller can enforce a budget with the true estimate *before* anything is
+    uploaded to Runware. Then :meth:`CheckedInputs.resolve` uploads (phase 2).
+
+    :param limits: size caps; ``None`` means :data:`DEFAULT_LIMITS` (looked up at call time).
+    :raises InvalidRequestError: naming the parameter and source.
     """
     if s3_input_mode not in ("upload", "presigned_url"):
         raise InvalidRequestError(
@@ -864,56 +874,124 @@ def resolve_media_inputs(
     fields.reference_videos = [placeholders.get(v, v) for v in fields.reference_videos or []] or None
     if fields.audio is not None:
         fields.audio = placeholders.get(fields.audio, fields.audio)
-    refs = _references(fields)
-
     resolver = _Resolver(
-        hook=hook,
         aws_conn_id=aws_conn_id,
-        scope=scope,
         s3_input_mode=s3_input_mode,
+        limits=limits if limits is not None else DEFAULT_LIMITS,
+        presign_expires=presign_expires,
+        s3=s3,
+    )
+    checked = tuple(resolver.check(ref) for ref in _references(fields))
+    return CheckedInputs(
+        request=validated,
+        input_video_seconds=_total_video_seconds(
+            [c.duration if c.ref.kind == "video" else 0.0 for c in checked], input_video_seconds
+        ),
+        fingerprint=validated.fingerprint(),
+        _fields=fields,
+        _checked=checked,
+        _resolver=resolver,
+    )
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """Every reference checked (phase 1), nothing sent to Runware yet; :meth:`resolve` does phase 2.
+
+    ``request`` is the validated request with placeholders for local/S3/inline videos and audio (for the
+    estimate and fingerprint only); ``input_video_seconds`` is as in :class:`ResolvedInputs`.
+    """
+
+    request: WanVideoRequest
+    input_video_seconds: float | None
+    fingerprint: str
+    _fields: _Fields
+    _checked: tuple[_Checked, ...]
+    _resolver: _Resolver
+
+    def resolve(self, *, hook: RunwareHook | None, scope: str) -> ResolvedInputs:
+        """Upload / inline / presign every checked reference (phase 2) and build the submittable request.
+
+        :param hook: used for ``mediaStorage`` uploads (``None`` is fine when nothing needs uploading).
+        :param scope: idempotency scope of uploads (see :func:`resolve_media_inputs`).
+        """
+        values: dict[str, str] = {}
+        media: list[ResolvedMedia] = []
+        for item in self._checked:
+            value, resolved = self._resolver.resolve(item, hook=hook, scope=scope)
+            values[item.ref.parameter] = value
+            media.append(resolved)
+            log.info("Media input %s", resolved.describe())
+        fields = self._fields
+        changes: dict[str, Any] = {}
+        if fields.reference_images:
+            changes["reference_images"] = [
+                values.get(f"inputs.referenceImages[{i}]", v) for i, v in enumerate(fields.reference_images)
+            ]
+        if fields.frame_images:
+            changes["frame_images"] = [
+                FrameImage(image=values.get(f"inputs.frameImages[{i}].image", image), frame=frame)
+                for i, (image, frame) in enumerate(fields.frame_images)
+            ]
+        if fields.reference_videos:
+            changes["reference_videos"] = [
+                values.get(f"inputs.referenceVideos[{i}]", v) for i, v in enumerate(fields.reference_videos)
+            ]
+        if fields.audio is not None:
+            changes["audio"] = values.get("inputs.audio", fields.audio)
+        return ResolvedInputs(
+            request=self.request.replace(**changes) if changes else self.request,
+            input_video_seconds=self.input_video_seconds,
+            media=tuple(media),
+            fingerprint=self.fingerprint,
+        )
+
+
+def resolve_media_inputs(
+    request: WanVideoRequest | Mapping[str, Any] | str,
+    *,
+    hook: RunwareHook | None,
+    aws_conn_id: str | None = "aws_default",
+    scope: str,
+    s3_input_mode: S3InputMode = "upload",
+    input_video_seconds: float | None = None,
+    limits: MediaLimits | None = None,
+    presign_expires: int = 6 * 3600,
+    s3: S3Client | None = None,
+) -> ResolvedInputs:
+    """Replace every media reference of ``request`` by something Runware accepts; see the module doc.
+
+    Equivalent to :func:`check_media_inputs` followed by :meth:`CheckedInputs.resolve`; call those two
+    yourself to decide something (e.g. a budget) between the checks and the uploads.
+
+    :param request: a :class:`WanVideoRequest`, or its snake_case / wire dict (or JSON) — a dict may hold
+        local paths and ``s3://`` URIs for videos and audio, which the model itself would refuse.
+    :param hook: used for ``mediaStorage`` uploads (``None`` is fine when nothing needs uploading).
+    :param scope: idempotency scope of uploads, e.g. ``f"{dag_id}/{task_id}/{run_id}/{map_index}"``:
+        the same content in the same scope is stored once, however often the task is retried.
+    :param s3_input_mode: ``"upload"`` (default) stores S3 bytes with ``mediaStorage`` / inlines small
+        images; ``"presigned_url"`` hands Runware a presigned GET URL valid ``presign_expires`` seconds.
+    :param input_video_seconds: seconds of the UUID/URL video inputs (which cannot be probed).
+    :param limits: size caps; ``None`` means :data:`DEFAULT_LIMITS`.
+    :param s3: an S3 client to use instead of one from the ``aws_conn_id`` connection.
+    :raises InvalidRequestError: naming the parameter and source, before any Runware request.
+    """
+    checked = check_media_inputs(
+        request,
+        aws_conn_id=aws_conn_id,
+        s3_input_mode=s3_input_mode,
+        input_video_seconds=input_video_seconds,
         limits=limits,
         presign_expires=presign_expires,
         s3=s3,
     )
-    checked = [resolver.check(ref) for ref in refs]  # phase 1: may raise, nothing sent yet
-    values: dict[str, str] = {}
-    media: list[ResolvedMedia] = []
-    for item in checked:  # phase 2
-        value, resolved = resolver.resolve(item)
-        values[item.ref.parameter] = value
-        media.append(resolved)
-        log.info("Media input %s", resolved.describe())
-
-    changes: dict[str, Any] = {}
-    if fields.reference_images:
-        changes["reference_images"] = [
-            values.get(f"inputs.referenceImages[{i}]", v) for i, v in enumerate(fields.reference_images)
-        ]
-    if fields.frame_images:
-        changes["frame_images"] = [
-            FrameImage(image=values.get(f"inputs.frameImages[{i}].image", image), frame=frame)
-            for i, (image, frame) in enumerate(fields.frame_images)
-        ]
-    if fields.reference_videos:
-        changes["reference_videos"] = [
-            values.get(f"inputs.referenceVideos[{i}]", v) for i, v in enumerate(fields.reference_videos)
-        ]
-    if fields.audio is not None:
-        changes["audio"] = values.get("inputs.audio", fields.audio)
-    resolved_request = validated.replace(**changes) if changes else validated
-    return ResolvedInputs(
-        request=resolved_request,
-        input_video_seconds=_total_video_seconds(media, input_video_seconds),
-        media=tuple(media),
-        fingerprint=validated.fingerprint(),
-    )
+    return checked.resolve(hook=hook, scope=scope)
 
 
-def _total_video_seconds(media: Sequence[ResolvedMedia], stated: float | None) -> float | None:
-    videos = [m for m in media if m.kind == "video"]
-    probed = sum(m.duration_seconds or 0.0 for m in videos)
-    unknown = [m for m in videos if m.duration_seconds is None]
-    if not unknown:
+def _total_video_seconds(durations: Sequence[float | None], stated: float | None) -> float | None:
+    """Probed seconds of the videos read, plus ``stated`` for the rest; None when some are unknown."""
+    probed = sum(d or 0.0 for d in durations)
+    if all(d is not None for d in durations):
         return round(probed, 3)
     if stated is None:
         return None
@@ -922,13 +1000,16 @@ def _total_video_seconds(media: Sequence[ResolvedMedia], stated: float | None) -
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "CheckedInputs",
     "MediaLimits",
     "ResolvedInputs",
     "ResolvedMedia",
     "S3InputMode",
+    "check_media_inputs",
     "classify_reference",
     "is_placeholder",
     "needs_resolution",
     "prevalidate_request",
+    "request_values",
     "resolve_media_inputs",
 ]

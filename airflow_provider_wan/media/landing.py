@@ -9,6 +9,7 @@ delivery the delivered object is verified and filed under the same canonical key
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +19,19 @@ from airflow_provider_wan.media.outputs import (
     runware_url_refresher,
     verify_delivered,
 )
+from airflow_provider_wan.media.s3 import NOT_FOUND_CODES, error_code, parse_s3_uri, s3_client
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
     from airflow_provider_wan.hooks.runware import RunwareHook
     from airflow_provider_wan.responses import VideoResult
 
 log = logging.getLogger(__name__)
+
+# Runware may report success while its uploadEndpoint PUT is still under way: wait this long for the
+# staged object before paying for a download of the whole video instead.
+DELIVERY_GRACE_SECONDS = 10.0
 
 
 def land_task_outputs(
@@ -35,6 +43,7 @@ def land_task_outputs(
     hook: RunwareHook | None = None,
     output_format: str | None = "MP4",
     delivered: bool | str = False,
+    delivery_grace_seconds: float = DELIVERY_GRACE_SECONDS,
     **kwargs: Any,
 ) -> list[LandedVideo]:
     """Land every video of ``task_uuid`` under ``destination`` (``s3://bucket/prefix/``), in task order.
@@ -47,6 +56,8 @@ def land_task_outputs(
         request carried an ``uploadEndpoint``: that object is verified and filed instead of copying; if it
         is missing or implausible the video is copied as usual. ``True`` without a key cannot locate the
         delivery and falls back to copying.
+    :param delivery_grace_seconds: how long to wait for a delivery that has not arrived yet (Runware's PUT
+        may finish after the task reports success) before copying instead.
     :param kwargs: passed to :func:`land_videos` (``chunk_size``, ``s3``, ``http_client``...).
     """
     if videos is None:
@@ -57,7 +68,7 @@ def land_task_outputs(
     refresh = runware_url_refresher(hook, task_uuid) if hook is not None else None
     if delivered and len(videos) == 1:
         if isinstance(delivered, str):
-            landed = verify_delivered(
+            landed = _verify_with_grace(
                 videos[0],
                 task_uuid=task_uuid,
                 destination=destination,
@@ -66,6 +77,7 @@ def land_task_outputs(
                 output_format=output_format,
                 s3=kwargs.get("s3"),
                 http_client=kwargs.get("http_client"),
+                grace_seconds=delivery_grace_seconds,
             )
             if landed is not None:
                 return [landed]
@@ -85,4 +97,48 @@ def land_task_outputs(
     )
 
 
-__all__ = ["land_task_outputs"]
+def _verify_with_grace(
+    video: Mapping[str, Any] | VideoResult,
+    *,
+    key: str,
+    destination: str,
+    aws_conn_id: str | None,
+    s3: S3Client | None,
+    grace_seconds: float,
+    **kwargs: Any,
+) -> LandedVideo | None:
+    """:func:`verify_delivered`, waiting up to ``grace_seconds`` for a staged object not there yet."""
+    client = s3 if s3 is not None else s3_client(aws_conn_id)
+    common: dict[str, Any] = {
+        "destination": destination,
+        "key": key,
+        "aws_conn_id": aws_conn_id,
+        "s3": client,
+    }
+    bucket = parse_s3_uri(destination, parameter="s3_destination", require_key=False).bucket
+    staged = _exists(client, bucket, key)
+    # Also finds an earlier run's object at its canonical key (no wait on reruns).
+    landed = verify_delivered(video, **common, **kwargs)
+    if landed is not None or staged:  # staged but refused (implausible): waiting cannot help
+        return landed
+    deadline = time.monotonic() + max(0.0, grace_seconds)
+    delay = 0.25
+    while time.monotonic() < deadline:
+        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+        delay = min(delay * 2, 2.0)
+        if _exists(client, bucket, key):
+            log.info("The uploadEndpoint delivery s3://%s/%s arrived after the task finished", bucket, key)
+            return verify_delivered(video, **common, **kwargs)
+    return None
+
+
+def _exists(client: S3Client, bucket: str, key: str) -> bool:
+    try:
+        client.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        # Not found: keep waiting. Anything else: stop waiting; verify_delivered reports it properly.
+        return error_code(exc) not in NOT_FOUND_CODES
+    return True
+
+
+__all__ = ["DELIVERY_GRACE_SECONDS", "land_task_outputs"]

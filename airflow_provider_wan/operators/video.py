@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 from airflow.sdk.exceptions import AirflowFailException
@@ -32,6 +33,58 @@ LOG_EVERY_SECONDS = 10.0
 # The framework backstop fires this long after the trigger's own deadline, so the trigger's timeout
 # event (with its clear message) normally wins.
 BACKSTOP_SECONDS = 300
+# A generation takes minutes; a longer wait is a typo (and timedelta overflows long before "inf").
+MAX_GENERATION_TIMEOUT = timedelta(days=7)
+DELIVERY_MODES: tuple[str, ...] = ("stream", "upload_endpoint")
+S3_INPUT_MODES: tuple[str, ...] = ("upload", "presigned_url")
+
+
+def _check_choice(parameter: str, value: object, allowed: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise InvalidRequestError(
+            f"unknown value {value!r}", parameter=parameter, allowed_values=list(allowed)
+        )
+
+
+def _number(parameter: str, value: object) -> float:
+    """A finite number from a number or numeric string (bool refused: ``True`` is no duration)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidRequestError(f"must be a number, got {type(value).__name__}", parameter=parameter)
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidRequestError(f"must be a number, got {str(value)[:40]!r}", parameter=parameter) from None
+    except OverflowError:  # a huge int
+        number = math.inf
+    if not math.isfinite(number):
+        raise InvalidRequestError(f"must be a finite number, got {str(value)[:40]!r}", parameter=parameter)
+    return number
+
+
+def _seconds(parameter: str, value: object, *, optional: bool, zero_ok: bool) -> float | None:
+    if value is None and optional:
+        return None
+    number = _number(parameter, value)
+    if number < 0 or (number == 0 and not zero_ok):
+        raise InvalidRequestError(
+            f"must be {'>= 0' if zero_ok else '> 0'} seconds, got {number:g}", parameter=parameter
+        )
+    return number
+
+
+def _timeout(value: object) -> timedelta:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else _number("generation_timeout", value)
+    if not 0 < seconds <= MAX_GENERATION_TIMEOUT.total_seconds():
+        raise InvalidRequestError(
+            f"must be > 0 seconds and at most {MAX_GENERATION_TIMEOUT.days} days, got {seconds:g} s",
+            parameter="generation_timeout",
+        )
+    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
+
+
+def _unset(value: object) -> bool:
+    """Nothing given: ``None``, or what a template renders from nothing ("", "None")."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
 
 
 class RunwareVideoLink(BaseOperatorLink):
@@ -56,7 +109,8 @@ class WanVideoOperator(BaseOperator):
     ``positive_prompt``, ``width``/``height`` or ``size="720p_16_9"``, ``duration``, ``frame_images``,
     ``reference_images``, ``reference_videos``, ``audio``, ``generate_audio``, ``shot_type``,
     ``number_results``, ``seed``, ``output_format``...) or as a whole ``request`` dict (snake_case or
-    Runware's camelCase wire JSON, e.g. pulled from XCom); keyword arguments override its keys.
+    Runware's camelCase wire JSON, e.g. pulled from XCom; as a string, JSON or the Python repr that Jinja
+    renders from a dict); keyword arguments override its keys.
 
     **Never pays twice.** The Runware ``taskUUID`` is derived from ``(dag_id, task_id, run_id,
     map_index)`` and a fingerprint of the request, never the try number: a retry, a crashed worker or a
@@ -67,11 +121,13 @@ class WanVideoOperator(BaseOperator):
     :param runware_conn_id: Airflow connection (type ``runware``).
     :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
     :param wait_for_completion: False = submit, push ``task_uuid`` and return (pair with the sensor).
-    :param max_cost_usd: refuse, before any request, when the estimate exceeds it.
+    :param max_cost_usd: refuse, before any request (media uploads included), when the estimate exceeds
+        it; the estimate counts the probed seconds of local/S3 input videos.
     :param input_video_seconds: seconds of input video billed (probed automatically for files at hand).
     :param allow_partial_results: with ``number_results > 1``, succeed with the videos that succeeded.
     :param fail_on_nsfw: fail when Runware flags a video as NSFW (default: warn).
-    :param generation_timeout: how long to wait for the videos (seconds or timedelta, default 30 min).
+    :param generation_timeout: how long to wait for the videos (seconds or timedelta, default 30 min,
+        at most 7 days).
     :param poll_initial_delay: seconds before the first poll (default: derived from ``duration``).
     :param poll_interval: poll interval around the expected end (default 3 s), growing up to
         ``poll_max_interval`` once the generation is overdue.
@@ -174,19 +230,52 @@ class WanVideoOperator(BaseOperator):
         s3_input_mode: Literal["upload", "presigned_url"] = "upload",
         **kwargs: Any,
     ) -> None:
-        if delivery not in ("stream", "upload_endpoint"):
-            raise ValueError(f"delivery must be 'stream' or 'upload_endpoint', got {delivery!r}")
+        # Arguments that are not templated are final here: check them at parse time, not after a submit.
+        _check_choice("delivery", delivery, DELIVERY_MODES)
+        _check_choice("s3_input_mode", s3_input_mode, S3_INPUT_MODES)
         if delivery == "upload_endpoint" and not s3_destination:
-            raise ValueError("delivery='upload_endpoint' needs s3_destination")
+            raise InvalidRequestError("delivery='upload_endpoint' needs s3_destination", parameter="delivery")
+        for flag, flag_value in (
+            ("deferrable", deferrable),
+            ("wait_for_completion", wait_for_completion),
+            ("allow_partial_results", allow_partial_results),
+            ("fail_on_nsfw", fail_on_nsfw),
+            ("include_cost", include_cost),
+        ):
+            if not isinstance(flag_value, bool):
+                raise InvalidRequestError(
+                    f"must be True or False, got {type(flag_value).__name__}", parameter=flag
+                )
+        timeout = _timeout(generation_timeout)
+        initial_delay = _seconds("poll_initial_delay", poll_initial_delay, optional=True, zero_ok=True)
+        interval = _seconds("poll_interval", poll_interval, optional=True, zero_ok=False)
+        max_interval = _seconds("poll_max_interval", poll_max_interval, optional=False, zero_ok=False)
+        if s3_destination is not None and not isinstance(s3_destination, str):
+            raise InvalidRequestError(
+                f"must be an s3://bucket/prefix/ string, got {type(s3_destination).__name__}",
+                parameter="s3_destination",
+            )
         if s3_destination is not None:
-            # Declare the asset at parse time from the static part of the destination.
             from airflow.sdk import Asset
 
+            from airflow_provider_wan.media.s3 import parse_s3_uri
+
             static = s3_destination.split("{{", 1)[0]
-            if static.startswith("s3://") and len(static) > len("s3://"):
-                outlets = list(kwargs.pop("outlets", None) or [])
-                outlets.append(Asset(uri=static))
-                kwargs["outlets"] = outlets
+            if static == s3_destination:  # not templated: final now, so refuse it at parse time
+                parse_s3_uri(s3_destination, parameter="s3_destination", require_key=False)
+            # Declare the asset from the static part, once it holds the whole bucket name
+            # ("s3://my-{{ env }}/" has no static bucket: no asset rather than a wrong one).
+            bucket, slash, _ = (
+                static[len("s3://") :].partition("/") if static.startswith("s3://") else ("", "", "")
+            )
+            if bucket and (slash or static == s3_destination):
+                try:
+                    asset = Asset(uri=static)
+                except ValueError as err:
+                    raise InvalidRequestError(
+                        f"not a valid asset URI: {err}", parameter="s3_destination"
+                    ) from None
+                kwargs["outlets"] = [*(kwargs.pop("outlets", None) or []), asset]
         super().__init__(**kwargs)
         self.positive_prompt = positive_prompt
         self.negative_prompt = negative_prompt
@@ -223,14 +312,10 @@ class WanVideoOperator(BaseOperator):
         self.input_video_seconds = input_video_seconds
         self.allow_partial_results = allow_partial_results
         self.fail_on_nsfw = fail_on_nsfw
-        self.generation_timeout = (
-            generation_timeout
-            if isinstance(generation_timeout, timedelta)
-            else timedelta(seconds=generation_timeout)
-        )
-        self.poll_initial_delay = poll_initial_delay
-        self.poll_interval = poll_interval
-        self.poll_max_interval = poll_max_interval
+        self.generation_timeout = timeout
+        self.poll_initial_delay = initial_delay
+        self.poll_interval = interval
+        self.poll_max_interval = max_interval if max_interval is not None else 10.0
         self.s3_destination = s3_destination
         self.delivery = delivery
         self.aws_conn_id = aws_conn_id
@@ -247,10 +332,12 @@ class WanVideoOperator(BaseOperator):
 
     def build_values(self) -> dict[str, Any]:
         """The request parameters from ``request`` and the keyword arguments (no I/O, not yet validated)."""
+        from airflow_provider_wan.media.inputs import request_values
+
         values: dict[str, Any] = {}
         if self.request:
-            base = WanVideoRequest.from_any(self.request)
-            values = {name: getattr(base, name) for name in REQUEST_FIELDS if name in base.model_fields_set}
+            # Paths and s3:// URIs of videos/audio in the dict survive (the model alone refuses them).
+            values = request_values(self.request)
         for name in REQUEST_FIELDS:
             value = getattr(self, name, None)
             if name == "include_cost":
@@ -281,15 +368,39 @@ class WanVideoOperator(BaseOperator):
 
     def _float_param(self, name: str) -> float | None:
         value = getattr(self, name)
-        if value is None or value == "":
+        if _unset(value):
             return None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise InvalidRequestError(f"must be a number, got {value!r}", parameter=name) from None
-        if number < 0:
-            raise InvalidRequestError(f"must be >= 0, got {number}", parameter=name)
-        return number
+        return _seconds(name, value, optional=False, zero_ok=True)
+
+    def validate_arguments(self) -> None:
+        """Check the rendered non-request arguments (no I/O); ``execute`` calls it before any request.
+
+        Templated arguments (``s3_destination``, connection ids, ``task_uuid``, ``max_cost_usd``...) are
+        only known after rendering, so they are checked here rather than in ``__init__``.
+        """
+        from airflow_provider_wan.media.s3 import parse_s3_uri
+
+        if not isinstance(self.runware_conn_id, str) or not self.runware_conn_id.strip():
+            raise InvalidRequestError("must be a non-empty connection id", parameter="runware_conn_id")
+        if self.aws_conn_id is not None and (
+            not isinstance(self.aws_conn_id, str) or not self.aws_conn_id.strip()
+        ):
+            raise InvalidRequestError("must be a connection id or None", parameter="aws_conn_id")
+        if self.s3_destination is not None:
+            # "" or "None" (a template rendering nothing) would silently skip landing paid videos.
+            parse_s3_uri(self.s3_destination, parameter="s3_destination", require_key=False)
+        elif self.delivery == "upload_endpoint":
+            raise InvalidRequestError("delivery='upload_endpoint' needs s3_destination", parameter="delivery")
+        if self.task_uuid not in (None, "") and not (
+            isinstance(self.task_uuid, str) and is_uuid4(self.task_uuid)
+        ):
+            raise InvalidRequestError("must be a lowercase UUID version 4", parameter="task_uuid")
+        if self.idempotency_key is not None and not isinstance(self.idempotency_key, (str, int)):
+            raise InvalidRequestError(
+                f"must be a string, got {type(self.idempotency_key).__name__}", parameter="idempotency_key"
+            )
+        self._float_param("max_cost_usd")
+        self._float_param("input_video_seconds")
 
     # -- execution ------------------------------------------------------------------------------------
 
@@ -303,42 +414,54 @@ class WanVideoOperator(BaseOperator):
     def _execute(self, context: Context) -> dict[str, Any] | None:
         from airflow_provider_wan.media import inputs as media_inputs
 
+        self.validate_arguments()
         values = self.build_values()
         checked = media_inputs.prevalidate_request(values)
         # The identity of the generation is the user's request, before inputs are uploaded or URLs
         # presigned (those differ per attempt and must not change the task UUID).
         fingerprint = checked.fingerprint()
+        if self.delivery == "upload_endpoint":
+            self._check_upload_endpoint_eligible(checked)
         input_seconds = self._float_param("input_video_seconds")
         budget = self._float_param("max_cost_usd")
+        # A lower bound (input videos not yet probed): refuses before even reading the inputs.
         self._check_budget(estimate(checked, input_seconds or 0.0), budget, final=False)
 
-        request = checked
+        media: media_inputs.CheckedInputs | None = None
         if media_inputs.needs_resolution(values):
-            ti = context["ti"]
-            resolved = media_inputs.resolve_media_inputs(
+            # Phase 1 only: read, check and probe the inputs; nothing is sent to Runware yet.
+            media = media_inputs.check_media_inputs(
                 values,
-                hook=self.hook,
                 aws_conn_id=self.aws_conn_id,
-                scope=f"{ti.dag_id}/{ti.run_id}",
                 s3_input_mode=self.s3_input_mode,
                 input_video_seconds=input_seconds,
             )
-            request = resolved.request
-            input_seconds = resolved.input_video_seconds
-        if input_seconds is None and request.reference_videos:
+            input_seconds = media.input_video_seconds
+        if input_seconds is None and checked.reference_videos:
             self.log.warning(
                 "The estimate excludes input video seconds (unknown for URL/UUID reference videos): "
                 "pass input_video_seconds to include them."
             )
-        cost = estimate(request, input_seconds or 0.0)
+        cost = estimate(checked, input_seconds or 0.0)
+        # With the probed input seconds, and still before any Runware request (uploads included).
         self._check_budget(cost, budget, final=True)
+
         echo: dict[str, Any] = {
             "estimated_cost": cost.total_usd,
-            "output_format": request.effective_output_format,
+            "output_format": checked.effective_output_format,
             "delivery_key": None,
+            "duration": checked.effective_duration,
         }
+        upload_url: str | None = None
         if self.delivery == "upload_endpoint":
-            request, echo["delivery_key"] = self._with_upload_endpoint(request, fingerprint)
+            echo["delivery_key"], upload_url = self._upload_endpoint(checked, fingerprint, context)
+
+        request = checked
+        if media is not None:
+            ti = context["ti"]
+            request = media.resolve(hook=self.hook, scope=f"{ti.dag_id}/{ti.run_id}").request
+        if upload_url is not None:
+            request = request.replace(upload_endpoint=upload_url)
 
         task_uuid, state = self._submit_or_attach(request, fingerprint, context)
         self._submitted_uuid = task_uuid
@@ -355,6 +478,7 @@ class WanVideoOperator(BaseOperator):
 
         expected = request.effective_number_results
         submitted_at = time.time()
+        echo["submitted_at"] = submitted_at
         if state is None:
             state = self.hook.get_responses([task_uuid]).get(task_uuid)
         event = event_from_state(task_uuid, state, expected_results=expected, seconds_since_submit=0.0)
@@ -490,10 +614,7 @@ class WanVideoOperator(BaseOperator):
             retryable=False,
         )
 
-    def _with_upload_endpoint(
-        self, request: WanVideoRequest, fingerprint: str
-    ) -> tuple[WanVideoRequest, str]:
-        """Ask Runware to PUT the video to a presigned S3 URL; the key is stable across retries."""
+    def _check_upload_endpoint_eligible(self, request: WanVideoRequest) -> None:
         from airflow_provider_wan.media import outputs
 
         if not outputs.upload_endpoint_eligible(request):
@@ -502,10 +623,37 @@ class WanVideoOperator(BaseOperator):
                 "(Runware has one uploadEndpoint per request); use delivery='stream'",
                 parameter="delivery",
             )
+
+    def delivery_token(self, fingerprint: str, context: Context) -> str:
+        """Name of the uploadEndpoint staging object: this task instance's identity plus the request.
+
+        Never the try number, so a retry finds the file an earlier try had delivered; never the request
+        alone, or two runs with the same request would verify, move or delete each other's file.
+        """
+        from airflow_provider_wan.idempotency import deterministic_uuid
+
+        identity = self._identity(context)
+        return deterministic_uuid(
+            "uploadEndpoint",
+            identity["dag_id"],
+            identity["task_id"],
+            identity["run_id"],
+            identity["map_index"],
+            fingerprint,
+        )
+
+    def _upload_endpoint(
+        self, request: WanVideoRequest, fingerprint: str, context: Context
+    ) -> tuple[str, str]:
+        """The staging key Runware PUTs the video to, and its presigned URL (masked in logs)."""
+        from airflow_provider_wan.media import outputs
+
         destination = str(self.s3_destination)
-        key = outputs.delivery_key(destination, fingerprint, request.effective_output_format)
+        key = outputs.delivery_key(
+            destination, self.delivery_token(fingerprint, context), request.effective_output_format
+        )
         url = outputs.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
-        return request.replace(upload_endpoint=url), key
+        return key, url
 
     def _wait_in_worker(
         self, task_uuid: str, expected: int, submitted_at: float, end_time: float, cadence: PollCadence
@@ -555,6 +703,8 @@ class WanVideoOperator(BaseOperator):
         estimated = echo.get("estimated_cost")
         output_format = echo.get("output_format")
         delivery_key = echo.get("delivery_key")
+        duration = echo.get("duration")
+        submitted_at = echo.get("submitted_at")
         return complete_task(
             context,
             event,
@@ -568,4 +718,10 @@ class WanVideoOperator(BaseOperator):
             output_format=output_format if isinstance(output_format, str) else "MP4",
             outlets=self.outlets,
             delivered=delivery_key if isinstance(delivery_key, str) else False,
+            video_duration=duration if _is_number(duration) else None,
+            waited_seconds=max(0.0, time.time() - submitted_at) if _is_number(submitted_at) else None,
         )
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -12,12 +12,34 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.idempotency import is_uuid4
+from airflow_provider_wan.models import NUMBER_RESULTS_MAX
 from airflow_provider_wan.outcome import event_from_state
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_wan.hooks.runware import RunwareHook
+
+# Wan2.7's numberResults range (model page).
+MAX_RESULTS = NUMBER_RESULTS_MAX
+
+
+def number_results_from_details(details: Mapping[str, Any]) -> int | None:
+    """``numberResults`` of the ``videoInference`` request kept in a ``getTaskDetails`` item.
+
+    ``request`` is documented as the task array as sent; a single object is accepted too. A request
+    without ``numberResults`` asked for the default, 1. None when no videoInference request is found.
+    """
+    request = details.get("request")
+    tasks = [request] if isinstance(request, Mapping) else request if isinstance(request, list) else []
+    for task in tasks:
+        if not isinstance(task, Mapping) or task.get("taskType") != "videoInference":
+            continue
+        value = task.get("numberResults", 1)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        return None
+    return None
 
 
 class RunwareVideoSensor(BaseSensorOperator):
@@ -27,9 +49,18 @@ class RunwareVideoSensor(BaseSensorOperator):
     :class:`~airflow_provider_wan.triggers.video.RunwareVideoTrigger`). ``timeout``, ``soft_fail`` and
     ``mode`` behave as for every Airflow sensor. A failed generation fails the sensor with Runware's code.
 
+    A task with ``numberResults > 1`` counts as done only once all its videos are in. The sensor does not
+    see the request, so by default it asks Runware: ``getTaskDetails`` (read-only, generates nothing)
+    returns the request as submitted, and its ``numberResults`` (1 when absent) is the number to wait for.
+    That is one extra HTTP request per run of ``execute`` (per poke in ``reschedule`` mode, where every poke
+    is a fresh instance), made only once the answer depends on it (a first video is in) or right before
+    deferring. If it fails or holds no request, the sensor logs a warning and waits for one video; pass
+    ``expected_results`` to skip the lookup.
+
     :param task_uuid: the Runware task UUID (templated, e.g.
         ``"{{ ti.xcom_pull(task_ids='submit', key='task_uuid') }}"``).
-    :param expected_results: ``numberResults`` of the submitted request.
+    :param expected_results: ``numberResults`` of the submitted request (1 to 20), or ``None`` (default) to
+        read it from Runware's ``getTaskDetails`` as described above.
     :param s3_destination: land the videos in ``s3://bucket/prefix/`` exactly like the operator does.
     :param estimated_cost: the submitter's estimate in USD (templated, e.g.
         ``"{{ ti.xcom_pull(task_ids='submit')['estimated_cost'] }}"``), reported beside the actual cost
@@ -50,7 +81,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         *,
         task_uuid: str,
         runware_conn_id: str = "runware_default",
-        expected_results: int = 1,
+        expected_results: int | None = None,
         allow_partial_results: bool = False,
         fail_on_nsfw: bool = False,
         s3_destination: str | None = None,
@@ -66,6 +97,9 @@ class RunwareVideoSensor(BaseSensorOperator):
         self.task_uuid = task_uuid
         self.runware_conn_id = runware_conn_id
         self.expected_results = expected_results
+        self._check_expected()
+        # Resolved from getTaskDetails at most once per instance (see the class docstring).
+        self._resolved_expected: int | None = None
         self.allow_partial_results = allow_partial_results
         self.fail_on_nsfw = fail_on_nsfw
         self.s3_destination = s3_destination
@@ -108,6 +142,54 @@ class RunwareVideoSensor(BaseSensorOperator):
             )
         return number
 
+    def _check_expected(self) -> int | None:
+        from airflow_provider_wan.errors import InvalidRequestError
+
+        value = self.expected_results
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RESULTS:
+            raise InvalidRequestError(
+                f"must be an integer from 1 to {MAX_RESULTS} (numberResults of the request), or None to "
+                f"ask Runware, got {value!r}",
+                parameter="expected_results",
+                allowed_values=[None, *range(1, MAX_RESULTS + 1)],
+            )
+        return value
+
+    def _expected_results(self, task_uuid: str) -> int:
+        """``expected_results``, or ``numberResults`` of the submitted request as Runware recorded it."""
+        explicit = self._check_expected()
+        if explicit is not None:
+            return explicit
+        if self._resolved_expected is None:
+            self._resolved_expected = self._number_results_from_runware(task_uuid)
+        return self._resolved_expected
+
+    def _number_results_from_runware(self, task_uuid: str) -> int:
+        from airflow_provider_wan.errors import RunwareError
+
+        try:
+            details = self.hook.get_task_details(task_uuid)
+        except RunwareError as err:
+            self.log.warning(
+                "getTaskDetails for task %s failed (%s): waiting for 1 video. Pass expected_results if the "
+                "request asked for more.",
+                task_uuid,
+                err,
+            )
+            return 1
+        found = number_results_from_details(details)
+        if found is None:
+            self.log.warning(
+                "getTaskDetails for task %s holds no videoInference request: waiting for 1 video. Pass "
+                "expected_results if the request asked for more.",
+                task_uuid,
+            )
+            return 1
+        self.log.info("Task %s asked for %d video(s) (numberResults, from getTaskDetails)", task_uuid, found)
+        return found
+
     def _seconds_waited(self, context: Context) -> float:
         start = getattr(context["ti"], "start_date", None)
         return max(0.0, time.time() - start.timestamp()) if start is not None else 0.0
@@ -115,11 +197,16 @@ class RunwareVideoSensor(BaseSensorOperator):
     def poke(self, context: Context) -> bool | PokeReturnValue:
         task_uuid = self._check_uuid()
         self._check_estimate()
+        self._check_expected()
         state = self.hook.get_responses([task_uuid]).get(task_uuid)
+        # The count costs an extra request: fetch it only once it can change the answer. Status is
+        # monotonic in the count, so agreeing at both ends of the range means every count agrees.
+        count_matters = state is not None and state.status(1) != state.status(MAX_RESULTS)
+        known = self.expected_results is not None or count_matters
         event = event_from_state(
             task_uuid,
             state,
-            expected_results=self.expected_results,
+            expected_results=self._expected_results(task_uuid) if known else 1,
             seconds_since_submit=self._seconds_waited(context),
         )
         if event is None:
@@ -137,6 +224,7 @@ class RunwareVideoSensor(BaseSensorOperator):
             return super().execute(context)
         task_uuid = self._check_uuid()
         self._check_estimate()
+        self._check_expected()
         result = self.poke(context)
         if isinstance(result, PokeReturnValue):
             return result.xcom_value
@@ -148,7 +236,7 @@ class RunwareVideoSensor(BaseSensorOperator):
                 task_uuid=task_uuid,
                 runware_conn_id=self.runware_conn_id,
                 end_time=time.time() + timeout,
-                expected_results=self.expected_results,
+                expected_results=self._expected_results(task_uuid),
                 submitted_at=time.time() - self._seconds_waited(context),
                 poll_initial_delay=min(float(self.poke_interval), self.poll_max_interval),
                 poll_interval=min(float(self.poke_interval), self.poll_max_interval),

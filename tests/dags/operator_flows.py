@@ -102,3 +102,23 @@ with DAG("wan_mapped_kwargs", schedule=None, start_date=START, catchup=False) as
         ]
     )
 dags["wan_mapped_kwargs"] = mapped_kwargs_dag
+
+
+@task
+def prep_request() -> dict[str, Any]:
+    # False and the single quotes of its repr are not JSON: what Jinja renders from this dict.
+    return {
+        "positive_prompt": "a hot air balloon drifting over green hills",
+        "width": 1280,
+        "height": 720,
+        "duration": 2,
+        "generate_audio": False,
+    }
+
+
+with DAG("wan_request_from_xcom", schedule=None, start_date=START, catchup=False) as request_dag:
+    # Without render_template_as_native_obj the template renders the dict's Python repr.
+    prep_request() >> WanVideoOperator(
+        task_id="gen", request="{{ ti.xcom_pull(task_ids='prep_request') }}", deferrable=True, **FAST
+    )
+dags["wan_request_from_xcom"] = request_dag

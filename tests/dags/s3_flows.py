@@ -81,3 +81,29 @@ with DAG("wan_s3_sensor_lands", schedule=None, start_date=START, catchup=False) 
         deferrable=True,
     )
 dags[dag.dag_id] = dag
+
+with DAG("wan_s3_reference_video_budget", schedule=None, start_date=START, catchup=False) as dag:
+    # 720p: 2 s out = $0.20 fits the cap, 2 s out + 2 s of probed input video = $0.40 does not.
+    WanVideoOperator(
+        task_id="gen",
+        positive_prompt="same scene, restyled as a watercolor painting",
+        reference_videos=[CONF + "['local_video'] }}"],
+        size="720p_16_9",
+        duration=2,
+        max_cost_usd=0.25,
+        deferrable=True,
+        **FAST,
+    )
+dags[dag.dag_id] = dag
+
+with DAG("wan_s3_templated_destination", schedule=None, start_date=START, catchup=False) as dag:
+    WanVideoOperator(
+        task_id="gen",
+        positive_prompt="a paper plane over a city",
+        size="720p_9_16",
+        duration=2,
+        s3_destination=CONF + "['dest'] }}",
+        deferrable=True,
+        **FAST,
+    )
+dags[dag.dag_id] = dag

@@ -474,3 +474,17 @@ async def test_task_type_counter_is_bounded(api: Api) -> None:
     await api.post([{"taskType": f"t{i}", "taskUUID": new_uuid()} for i in range(100)])
     requests = api.ledger()["requests"]
     assert len(requests) <= 65 and requests["<other>"] == 100 - 64
+
+
+async def test_resolution_rule_knob_both_ways(make_api: MakeApi) -> None:
+    api = make_api()
+    mismatched = video_task(resolution="1080p", includeCost=True)  # 1280x720 is 720p
+    status, body = await api.one([mismatched])
+    assert status == 400 and body["errors"][0]["parameter"] == "resolution"
+    api.state.update_knobs({"resolution_must_match_size": False})
+    assert (await api.post([mismatched])).status_code == 200
+    api.advance(11)
+    _, polled = await api.one([poll(mismatched["taskUUID"])])
+    assert polled["data"][0]["cost"] == pytest.approx(0.2)  # the size's tier (720p) is produced and billed
+    [record] = api.ledger()["tasks"]
+    assert (record["width"], record["height"], record["cost"]) == (1280, 720, 0.2)

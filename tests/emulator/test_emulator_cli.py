@@ -21,6 +21,8 @@ def test_flags_map_onto_settings() -> None:
             "--fault-p-500", "0.2", "--p-429", "0.1", "--fault-retry-after", "4",
             "--fault-failure-shape", "nested", "--empty-errors-array", "--no-webhook-post-failures",
             "--fault-pad-bytes", "1000",
+            "--forbidden-keys", "ro-1,ro-2", "--fault-forbidden-keys", "ro-3",
+            "--no-resolution-must-match-size", "--refresh-expired-urls",
         ]
     )  # fmt: skip
     settings = settings_from_args(args)
@@ -30,12 +32,16 @@ def test_flags_map_onto_settings() -> None:
     assert (settings.p_500, settings.p_429, settings.retry_after) == (0.2, 0.1, 4)
     assert settings.failure_shape == "nested" and settings.empty_errors_array is True
     assert settings.webhook_post_failures is False and settings.pad_bytes == 1000
+    assert settings.forbidden_keys == ("ro-1", "ro-2", "ro-3")
+    assert settings.resolution_must_match_size is False and settings.refresh_expired_urls is True
 
 
 def test_defaults() -> None:
     settings = settings_from_args(build_parser().parse_args([]))
     assert settings.api_keys == ("runware-emulator-key",) and settings.p_500 == 0
-    assert settings.allowed_hosts == ()
+    assert settings.allowed_hosts == () and settings.forbidden_keys == ()
+    assert settings.resolution_must_match_size is True and settings.refresh_expired_urls is False
+    assert settings.delivery_max_attempts == 8  # reaches the documented 8 s retry delay
 
 
 def test_allow_host_is_repeatable_and_comma_separated() -> None:
@@ -52,6 +58,7 @@ def test_allow_host_is_repeatable_and_comma_separated() -> None:
         ["--allow-host", "http://s3:9000"],
         ["--allow-host", "s3,"],
         ["--allow-host", "*.internal"],
+        ["--forbidden-keys", "ro-1,"],
     ],
 )
 def test_bad_flags_exit(argv: list[str]) -> None:
@@ -71,6 +78,8 @@ def test_process_prints_url_and_serves() -> None:
             "warning",
             "--allow-host",
             "s3",
+            "--forbidden-keys",
+            "read-only-key",
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -84,6 +93,7 @@ def test_process_prints_url_and_serves() -> None:
         ) and first.endswith("/v1")
         assert keys == "Accepted API key(s): runware-emulator-key"
         assert process.stdout.readline().strip() == "May contact, besides loopback: s3"
+        assert process.stdout.readline().strip() == "Key(s) without permission (403): read-only-key"
         base = first.rsplit(" ", 1)[-1]
         deadline = time.monotonic() + 10
         while True:

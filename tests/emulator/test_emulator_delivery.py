@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from airflow_provider_wan.emulator.delivery import (
+    MAX_RETRY_DELAY,
+    RETRY_JITTER,
+    nominal_retry_delay,
+    retry_delay,
+)
+from airflow_provider_wan.emulator.settings import Knobs
 from airflow_provider_wan.emulator.testing import RunningEmulator, running_emulator
 
 from .helpers import loopback_receiver, poll, video_task, wait_until
@@ -39,12 +48,13 @@ def test_upload_and_webhook_per_result(emu: RunningEmulator) -> None:
         puts = site.received("PUT")
         posts = site.received("POST")
     assert len(puts) == 2 and len(posts) == 2
-    video = httpx.get(items[0]["videoURL"]).content
+    videos = {httpx.get(item["videoURL"]).content for item in items}
+    assert len(videos) == 2  # two seeds, two different videos
     for put in puts:
         assert put.path == "/bucket/out.mp4?X-Amz-Signature=abc"
         assert put.headers["content-type"] == "video/mp4"
-        assert int(put.headers["content-length"]) == len(put.body) == len(video)
-        assert put.body == video
+        assert int(put.headers["content-length"]) == len(put.body)
+    assert {put.body for put in puts} == videos  # each result PUT with the bytes of its download
     payloads = sorted((p.json() for p in posts), key=lambda i: i["seed"])
     assert payloads == sorted(items, key=lambda i: i["seed"])  # flat items, the same as getResponse
     assert all(p.path == "/hook?token=s3cret" for p in posts)
@@ -112,3 +122,48 @@ def test_padded_upload_is_streamed(emu: RunningEmulator) -> None:
         [put] = site.received("PUT")
     assert len(put.body) == 2_000_000
     assert put.body.rstrip(b"\0").endswith(b"free")  # real MP4, then one free box of zeros
+
+
+# --- retry schedule: from 250 ms doubling to 8 s, with jitter (reference §4) ------------------------
+
+DOCUMENTED_SCHEDULE = [0.25, 0.5, 1.0, 2.0, 4.0, 8.0]
+
+
+def test_nominal_schedule_doubles_to_8_s_and_stays_there() -> None:
+    assert [nominal_retry_delay(r) for r in range(1, 10)] == [*DOCUMENTED_SCHEDULE, 8.0, 8.0, 8.0]
+    # The default number of attempts reaches the 8 s step (and uses it once more).
+    retries = Knobs().delivery_max_attempts - 1
+    assert [nominal_retry_delay(r) for r in range(1, retries + 1)] == [*DOCUMENTED_SCHEDULE, 8.0]
+
+
+def test_jitter_stays_in_band_and_under_the_cap() -> None:
+    rng = random.Random(1)
+    for retry in range(1, 10):
+        nominal = nominal_retry_delay(retry)
+        drawn = [retry_delay(retry, rng) for _ in range(500)]
+        assert all(nominal * (1 - RETRY_JITTER) <= d <= min(nominal * (1 + RETRY_JITTER), 8.0) for d in drawn)
+        assert max(drawn) <= MAX_RETRY_DELAY and len(set(drawn)) > 1  # jittered, never above 8 s
+
+
+def test_failing_webhook_follows_the_schedule_without_waiting(emu: RunningEmulator) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:  # replaces the real sleep: the test takes no 24 s
+        waits.append(seconds)
+        await asyncio.sleep(0)
+
+    emu.state.deliveries.sleep = record
+    try:
+        with loopback_receiver() as site:
+            site.statuses["/hook"] = [500] * 20
+            emu.call([video_task(webhookURL=f"{site.url}/hook")])
+            wait_until(lambda: emu.ledger()["webhook"]["failed"] == 1, timeout=10)
+            posts = len(site.received("POST"))
+    finally:
+        emu.state.deliveries.sleep = asyncio.sleep
+    attempts = Knobs().delivery_max_attempts
+    assert posts == attempts == emu.ledger()["webhook"]["attempts"]
+    assert len(waits) == attempts - 1
+    for wait, nominal in zip(waits, [*DOCUMENTED_SCHEDULE, 8.0], strict=True):
+        assert nominal * (1 - RETRY_JITTER) <= wait <= min(nominal * (1 + RETRY_JITTER), MAX_RETRY_DELAY)
+    assert max(waits) <= 8.0 and waits[-2] >= 8.0 * (1 - RETRY_JITTER)  # the 8 s step is reached

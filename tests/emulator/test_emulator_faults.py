@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -126,3 +127,64 @@ def test_invalid_knob_is_refused(emu: RunningEmulator) -> None:
         emu.set_faults(failure_shape="sideways")
     with pytest.raises(httpx.HTTPStatusError):
         emu.set_faults(p_drop=-0.1)
+
+
+# --- forbidden_keys: a genuine key without permission ----------------------------------------------
+
+FORBIDDEN = {
+    "errors": [
+        {
+            "code": "forbidden",
+            "message": "This API key does not have permission to perform this request.",
+            "parameter": "apiKey",
+            "taskType": "authentication",
+        }
+    ]
+}
+
+
+def test_forbidden_keys_are_refused_with_403(emu: RunningEmulator) -> None:
+    assert emu.set_faults(forbidden_keys=["read-only-key"])["forbidden_keys"] == ["read-only-key"]
+    task = video_task()
+    by_header = httpx.post(emu.base_url, json=[task], headers={"Authorization": "Bearer read-only-key"})
+    assert (by_header.status_code, by_header.json()) == (403, FORBIDDEN)
+    auth = {"taskType": "authentication", "apiKey": "read-only-key"}
+    by_element = httpx.post(emu.base_url, json=[auth, poll(task["taskUUID"])])
+    assert (by_element.status_code, by_element.json()) == (403, FORBIDDEN)
+    # The key is genuine: authentication alone succeeds, and a good key beside it does not help.
+    assert httpx.post(emu.base_url, json=[auth]).status_code == 200
+    assert emu.call([auth, video_task()]).status_code == 403
+    assert emu.call([task]).status_code == 200  # the accepted key still works, task not taken before
+    ledger = emu.ledger()
+    assert (ledger["forbidden_requests"], ledger["auth_failures"], ledger["submissions"]) == (3, 0, 1)
+    assert ledger["requests"] == {"authentication": 1, "videoInference": 1}  # refused before any task
+
+    # At run time, an accepted key can lose its permission; a removed forbidden key is unknown again.
+    emu.set_faults(forbidden_keys=[emu.api_key])
+    assert emu.call([video_task()]).status_code == 403
+    emu.set_faults(forbidden_keys=[])
+    assert emu.call([video_task()]).status_code == 200
+    unknown = httpx.post(emu.base_url, json=[task], headers={"Authorization": "Bearer read-only-key"})
+    assert unknown.status_code == 401 and unknown.json()["errors"][0]["code"] == "invalidApiKey"
+
+
+def test_forbidden_keys_reject_empty_strings(emu: RunningEmulator) -> None:
+    response = httpx.post(f"{emu.root_url}/_emulator/faults", json={"forbidden_keys": [""]})
+    assert response.status_code == 400 and "forbidden_keys" in response.text
+    assert emu.faults()["forbidden_keys"] == []
+
+
+def test_provider_reports_a_forbidden_key_as_an_auth_error(
+    emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_wan.errors import RunwareAuthError
+    from airflow_provider_wan.hooks.runware import RunwareHook
+    from tests.conftest import API_KEY
+
+    emulator.set_faults(forbidden_keys=[API_KEY])
+    ok, message = RunwareHook().test_connection()
+    assert not ok and "forbidden" in message and API_KEY not in message
+    with RunwareHook() as hook, pytest.raises(RunwareAuthError) as info:
+        hook.get_responses([str(uuid.uuid4())])
+    assert info.value.http_status == 403 and info.value.code == "forbidden"
+    assert emulator.ledger()["http_requests"] == 2  # 403 is never retried

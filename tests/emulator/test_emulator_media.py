@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import base64
+import io
+import os
 import struct
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import av
 import httpx
 import pytest
 
+from airflow_provider_wan.emulator.encoder import EVICTION_GRACE_SECONDS, RenderSpec, VideoCache
 from airflow_provider_wan.emulator.testing import RunningEmulator, running_emulator
 
 from .helpers import (
@@ -135,6 +140,49 @@ def test_ttl_expiry(emu: RunningEmulator) -> None:
     assert emu.ledger()["expired_downloads"] == 1
 
 
+def test_expired_urls_are_renewed_on_request_with_the_knob(emu: RunningEmulator) -> None:
+    emu.set_faults(media_scale=0.25, refresh_expired_urls=True)
+    task = video_task(ttl=60)
+    emu.call([task])
+    [item] = emu.call([poll(task["taskUUID"])]).json()["data"]
+    original = item["videoURL"]
+    content = httpx.get(original).content
+    assert emu.call([poll(task["taskUUID"])]).json()["data"] == [item]  # not expired: unchanged
+
+    emu.advance_clock(61)
+    assert httpx.get(original).status_code == 410
+    [renewed] = emu.call([poll(task["taskUUID"])]).json()["data"]
+    fresh = renewed["videoURL"]
+    assert fresh.startswith(f"{original}?token=") and {**renewed, "videoURL": original} == item
+    assert httpx.get(fresh).content == content  # same video, new signed URL
+    assert httpx.get(original).status_code == 410  # the old one stays dead
+    details = emu.call([{"taskType": "getTaskDetails", "taskUUID": task["taskUUID"]}]).json()
+    assert details["data"][0]["response"]["data"][0]["videoURL"] == fresh  # still valid: same URL
+
+    forged = httpx.get(f"{original}?token={'0' * 32}")
+    assert forged.status_code == 403 and forged.json()["errors"][0]["code"] == "forbidden"
+    other = finished(emu)[0]["videoURL"]
+    assert httpx.get(f"{other}?token={fresh.rsplit('=', 1)[1]}").status_code == 403  # another video's token
+
+    emu.advance_clock(61)  # the fresh URL has its own ttl from the moment it was handed out
+    assert httpx.get(fresh).status_code == 410
+    details = emu.call([{"taskType": "getTaskDetails", "taskUUID": task["taskUUID"]}]).json()
+    third = details["data"][0]["response"]["data"][0]["videoURL"]
+    assert third not in (original, fresh) and httpx.get(third).content == content
+    ledger = emu.ledger()
+    assert ledger["url_refreshes"] == 2  # only on request: the other task was not polled again
+    assert ledger["expired_downloads"] == 3
+
+
+def test_without_the_knob_an_expired_url_is_never_renewed(emu: RunningEmulator) -> None:
+    emu.set_faults(media_scale=0.25)
+    [item] = finished(emu, ttl=60)
+    emu.advance_clock(61)
+    assert emu.call([poll(item["taskUUID"])]).json()["data"] == [item]
+    assert httpx.get(item["videoURL"]).status_code == 410
+    assert emu.ledger()["url_refreshes"] == 0
+
+
 def test_default_ttl_applies_without_ttl(emu: RunningEmulator) -> None:
     emu.set_faults(media_scale=0.25, default_ttl=5)
     [item] = finished(emu)
@@ -161,8 +209,9 @@ def test_pad_bytes_streams_a_playable_larger_mp4(emu: RunningEmulator) -> None:
     info = probe(body)
     assert abs(info["frames"] - 16) <= 1
     # The padding is one top-level free box at the end.
-    unpadded = emu.state.videos.directory
-    real = next(p for p in unpadded.iterdir() if p.name.endswith("-2s-a.mp4") and "320x180" in p.name)
+    job = emu.state.jobs.get(item["taskUUID"])
+    assert job is not None
+    real = emu.state.videos.directory / emu.state.output_spec(job, 0).filename
     real_size = real.stat().st_size
     assert body[real_size + 4 : real_size + 8] == b"free"
     assert struct.unpack(">I", body[real_size : real_size + 4])[0] == 3_000_000 - real_size
@@ -283,3 +332,64 @@ def test_media_storage_accepts_data_uri_and_plain_base64(emu: RunningEmulator) -
         body = emu.call([{"taskType": "mediaStorage", "taskUUID": new_uuid(), "media": media}]).json()
         assert "mediaUUID" in body["data"][0]
     assert emu.ledger()["media_uploads"] == 2
+
+
+# --- content follows prompts and seed -----------------------------------------------------------------
+
+
+def _first_frame(data: bytes) -> bytes:
+    """The decoded pixels of the first frame: a difference here is visible, not just metadata."""
+    with av.open(io.BytesIO(data)) as container:
+        frame = next(container.decode(video=0))
+        return b"".join(bytes(plane) for plane in frame.planes)
+
+
+def _download(emu: RunningEmulator, **overrides: Any) -> list[bytes]:
+    return [httpx.get(item["videoURL"]).content for item in finished(emu, **overrides)]
+
+
+def test_content_depends_on_prompts_and_seed(emu: RunningEmulator) -> None:
+    emu.set_faults(media_scale=0.1)
+    fox_1 = _download(emu, positivePrompt="a red fox", seed=1)[0]
+    fox_2 = _download(emu, positivePrompt="a red fox", seed=2)[0]
+    whale_1 = _download(emu, positivePrompt="a blue whale", seed=1)[0]
+    fox_1_negative = _download(emu, positivePrompt="a red fox", negativePrompt="snow", seed=1)[0]
+    videos = [fox_1, fox_2, whale_1, fox_1_negative]
+    assert len(set(videos)) == 4
+    assert len({_first_frame(v) for v in videos}) == 4  # the pictures differ, not only the bytes
+    assert _download(emu, positivePrompt="a red fox", seed=1) == [fox_1]  # same request and seed
+    several = _download(emu, positivePrompt="a red fox", seed=1, numberResults=2)
+    assert several[0] == fox_1 and several[1] == fox_2  # result i uses seed + i
+    for video in videos:
+        info = probe(video)
+        assert (info["width"], info["height"], info["audio"]) == (128, 72, ["aac"])
+
+
+def test_same_request_and_seed_encode_to_the_same_bytes(emu: RunningEmulator, tmp_path: Path) -> None:
+    emu.set_faults(media_scale=0.1)
+    request = {"positivePrompt": "a lighthouse at dusk", "seed": 99, "outputFormat": "WEBM"}
+    here = _download(emu, **request)
+    # Another emulator with an empty cache encodes again: the encode itself is deterministic.
+    with running_emulator(
+        processing_seconds=0, seconds_per_output_second=0, media_scale=0.1, video_cache_dir=str(tmp_path)
+    ) as other:
+        there = _download(other, **request)
+        assert other.ledger()["encodes"] == 1
+    assert here == there
+
+
+def test_cache_evicts_least_recently_used_encodes_only(tmp_path: Path) -> None:
+    cache = VideoCache(tmp_path, max_files=2)
+    old = time.time() - 2 * EVICTION_GRACE_SECONDS
+    names = [RenderSpec(64, 36, 3, 2, "mp4", False, f"{i:016x}").filename for i in range(4)]
+    for age, name in enumerate(names):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (old + age, old + age))
+    (tmp_path / names[3]).touch()  # recently used: within the grace period
+    for foreign in ("notes.txt", "video-1.mp4", "v1-holiday.mp4"):
+        (tmp_path / foreign).write_bytes(b"mine")
+        os.utime(tmp_path / foreign, (old - 10, old - 10))
+    assert cache.evict() == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [names[2], names[3], "notes.txt", "video-1.mp4", "v1-holiday.mp4"]
+    )

@@ -114,7 +114,7 @@ def test_presets_and_docs() -> None:
     assert closest_preset("1080p", 0.1) == (1080, 1920)
     assert (
         doc_url("inputs.referenceImages[3]")
-        == "https://runware.ai/docs/models/alibaba-wan2-7#request-inputs-referenceimages"
+        == "https://runware.ai/docs/en/video-inference/api-reference#request-inputs-referenceimages"
     )
     spec = scaled_spec(1920, 1080, 5, "mp4", True, 0.1)
     assert (spec.width, spec.height, spec.fps) == (192, 108, 3)

@@ -347,7 +347,7 @@ def test_cross_field_rules(mutation: dict[str, Any], code: str, parameter: str) 
 def test_duration_with_references_reports_allowed_values() -> None:
     error = only_error(video_task(duration=12, inputs={"referenceImages": [REF_UUID]}))
     assert error["allowedValues"] == list(range(2, 11))
-    assert (error["min"], error["max"]) == (2, 10)
+    assert "min" not in error and "max" not in error  # the documented example has allowedValues only
     plain = only_error(video_task(duration=16))
     assert plain["allowedValues"] == list(range(2, 16))
 
@@ -374,10 +374,12 @@ def test_error_shape_is_runware_like() -> None:
     error = only_error(task)
     assert error["code"] == "unsupportedDuration"
     assert error["message"]
-    assert error["type"] == "integer"
-    assert error["documentation"] == "https://runware.ai/docs/models/alibaba-wan2-7#request-duration"
+    assert error["type"] == "float"  # as documented, although the model page says integer
+    assert (
+        error["documentation"] == "https://runware.ai/docs/en/video-inference/api-reference#request-duration"
+    )
     assert error["taskUUID"] == task["taskUUID"]
-    assert error["taskType"] == "videoInference"
+    assert "taskType" not in error
     nested = only_error(video_task(**frames({"image": "a", "frame": "x"})))
     assert nested["documentation"].endswith("#request-inputs-frameimages-frame")
 
@@ -426,4 +428,22 @@ def test_validator_is_total_and_reports_at_most_one_error(mutation: dict[str, An
     errors = validate_video_inference(video_task(**mutation))
     assert len(errors) <= 1
     for error in errors:
-        assert isinstance(error["code"], str) and error["taskType"] == "videoInference"
+        assert isinstance(error["code"], str) and "taskType" not in error
+
+
+def test_resolution_must_match_size_can_be_turned_off() -> None:
+    # Not a model page rule (the billed tier would be ambiguous): on by default, a knob turns it off.
+    task = video_task(resolution="1080p")  # 1280x720 is a 720p preset
+    error = only_error(task)
+    assert (error["code"], error["parameter"], error["allowedValues"]) == (
+        "incompatibleParameters",
+        "resolution",
+        ["720p"],
+    )
+    assert validate_video_inference(task, resolution_must_match_size=False) == []
+    # Everything else still applies with the rule off.
+    bad = video_task(resolution="4k")
+    assert only_error(bad)["code"] == "unsupportedResolution"
+    assert (
+        validate_video_inference(bad, resolution_must_match_size=False)[0]["code"] == "unsupportedResolution"
+    )

@@ -552,3 +552,64 @@ def test_s3_failure_while_probing_is_a_transient_s3_error(
         )
     assert info.value.code == "s3Error" and info.value.retryable
     assert info.value.parameter == "inputs.referenceVideos[0]" and "SlowDown" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Check, then decide, then upload: the two phases on their own
+
+
+def test_check_probes_without_runware_then_resolve_uploads(
+    tmp_path: Path, aws_conn: str, emulator: Any, runware_hook: RunwareHook
+) -> None:
+    from airflow_provider_wan.media.inputs import check_media_inputs
+
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(make_mp4(seconds=2.0))
+    request = _t2v(reference_videos=[str(clip), "https://cdn.example.com/ref.mp4"])
+    checked = check_media_inputs(request, aws_conn_id=aws_conn, input_video_seconds=3.0)
+    # Probed 2 s of the file plus the stated 3 s of the URL video, and nothing sent to Runware yet:
+    # a caller can refuse the budget at this point for free.
+    assert checked.input_video_seconds == pytest.approx(5.0)
+    assert checked.fingerprint == prevalidate_request(request).fingerprint()
+    assert emulator.ledger()["http_requests"] == 0
+
+    resolved = checked.resolve(hook=runware_hook, scope=SCOPE)
+    assert emulator.ledger()["media_uploads"] == 1
+    stored, url = resolved.request.reference_videos or []
+    assert resolved.media[0].media_uuid == stored and url == "https://cdn.example.com/ref.mp4"
+    assert resolved.input_video_seconds == checked.input_video_seconds
+    assert resolved.fingerprint == checked.fingerprint
+
+
+def test_default_limits_are_looked_up_at_call_time(
+    tmp_path: Path, png_bytes: bytes, silent_runware: RunwareHook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_wan.media import inputs
+
+    image = tmp_path / "img.png"
+    image.write_bytes(png_bytes)
+    monkeypatch.setattr(inputs, "DEFAULT_LIMITS", MediaLimits(max_image_bytes=len(png_bytes) - 1))
+    with pytest.raises(InvalidRequestError, match="exceeds the image limit") as info:
+        resolve_media_inputs(_t2v(reference_images=[str(image)]), hook=silent_runware, scope=SCOPE)
+    assert info.value.parameter == "inputs.referenceImages[0]"
+
+
+@pytest.mark.parametrize("form", ["dict", "wire", "json", "repr"])
+def test_request_values_keep_local_and_s3_references(form: str) -> None:
+    from airflow_provider_wan.media.inputs import request_values
+
+    snake = _t2v(reference_videos=["/data/clip.mp4", "s3://b/c.mp4"], audio="/data/voice.wav", seed=3)
+    wire = {
+        "positivePrompt": "a fox",
+        "width": 1280,
+        "height": 720,
+        "duration": 5,
+        "seed": 3,
+        "inputs": {"referenceVideos": ["/data/clip.mp4", "s3://b/c.mp4"], "audio": "/data/voice.wav"},
+    }
+    given: Any = {"dict": snake, "wire": wire, "json": json.dumps(snake), "repr": repr(snake)}[form]
+    values = request_values(given)
+    assert list(values["reference_videos"]) == ["/data/clip.mp4", "s3://b/c.mp4"]
+    assert values["audio"] == "/data/voice.wav" and values["seed"] == 3
+    assert not any(is_placeholder(v) for v in [*values["reference_videos"], values["audio"]])
+    assert needs_resolution(values)

@@ -307,9 +307,43 @@ def test_verify_delivered_missing_or_wrong_size_falls_back(
     )
     assert _keys(s3_client, s3_bucket) == []  # the implausible object is removed
     (landed,) = land_task_outputs(
-        [video], task_uuid=TASK, destination=destination, aws_conn_id=aws_conn, delivered=key
+        [video],
+        task_uuid=TASK,
+        destination=destination,
+        aws_conn_id=aws_conn,
+        delivered=key,
+        delivery_grace_seconds=0.3,
     )
     assert landed.size_bytes == len(mp4_bytes) and landed.method == "stream"
+
+
+def test_late_delivery_is_awaited_instead_of_downloaded(
+    aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer, mp4_bytes: bytes
+) -> None:
+    import threading
+
+    destination = f"s3://{s3_bucket}/late/"
+    video = _video(media_server, mp4_bytes)
+    key = delivery_key(destination, "token-late")
+    # Runware reports success first and finishes its PUT a moment later.
+    put = threading.Timer(0.6, lambda: s3_client.put_object(Bucket=s3_bucket, Key=key, Body=mp4_bytes))
+    put.start()
+    try:
+        (landed,) = land_task_outputs(
+            [video], task_uuid=TASK, destination=destination, aws_conn_id=aws_conn, delivered=key
+        )
+    finally:
+        put.join()
+    assert landed.method == "upload_endpoint" and landed.size_bytes == len(mp4_bytes)
+    assert media_server.requests[f"GET /video/{video['video_uuid']}.mp4"] == 0  # never downloaded
+    # An implausible delivery is not waited for: refused at once, then copied.
+    s3_client.put_object(Bucket=s3_bucket, Key=key, Body=mp4_bytes[:10])
+    other = {**video, "video_uuid": "22222222-3333-4444-8555-666666666666"}
+    started = time.monotonic()
+    (copied,) = land_task_outputs(
+        [other], task_uuid=TASK + "x", destination=destination, aws_conn_id=aws_conn, delivered=key
+    )
+    assert copied.method == "stream" and time.monotonic() - started < 5
 
 
 def test_upload_endpoint_eligibility() -> None:
