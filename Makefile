@@ -49,7 +49,8 @@ $(OLDEST)/.installed: pyproject.toml requirements/oldest.lock
 test-oldest: $(OLDEST)/.installed
 	$(OLDEST)/bin/python -c "import airflow; print('Airflow', airflow.__version__)"
 	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/test_hook.py tests/test_trigger.py \
-		tests/test_hook_emulator.py tests/test_operator.py tests/test_operator_s3.py tests/test_provider_info.py
+		tests/test_hook_emulator.py tests/test_operator.py tests/test_operator_s3.py tests/test_provider_info.py \
+		tests/test_sensor.py
 
 demo: venv
 	$(PY) -m airflow_provider_wan.demo
