@@ -401,7 +401,8 @@ def _resolve_position(frame: FramePosition) -> ResolvedPosition:
 def _check_unknown_keys(data: Mapping[Any, Any], allowed: frozenset[str], prefix: str) -> None:
     for key in data:
         if key not in allowed:
-            where = f"{prefix}{key}" if isinstance(key, str) else f"{prefix}{key!r}"
+            # An empty or non-string key is named by its repr, so the parameter is never blank.
+            where = f"{prefix}{key}" if isinstance(key, str) and key else f"{prefix}{key!r}"
             _fail(
                 where,
                 f"unknown parameter; allowed here: {', '.join(sorted(allowed))}",
@@ -827,7 +828,7 @@ def _normalize(data: Mapping[str, Any], strict: bool) -> dict[str, Any]:
             if isinstance(key, str) and key in _TOP_WIRE_KEYS:
                 hint = " (that is a wire name: use the snake_case field or WanVideoRequest.from_wire())"
             _fail(
-                str(key),
+                key if isinstance(key, str) and key else repr(key),
                 f"unknown parameter{hint}; allowed: {', '.join(_WIRE)}",
                 allowed=list(_WIRE),
                 code="unknownParameter",

@@ -11,7 +11,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from airflow_provider_wan.errors import InvalidRequestError
@@ -137,6 +137,7 @@ def operator_kwargs(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(operator_kwargs())
+@example({"request": "{'':0}"})  # found by the soak's 5,000-example run: a blank parameter name
 def test_operator_arguments_raise_only_validation_errors(kwargs: dict[str, Any]) -> None:
     try:
         op = WanVideoOperator(task_id="fuzz", **kwargs)

@@ -787,6 +787,9 @@ def test_from_wire_is_strict(wire: dict[str, Any], parameter: str) -> None:
         # unknown keys are reported before any other violation
         ({"duration": 99, "bogus": None}, "bogus"),
         ({"taskType": "imageInference", "inputs": {"x": 1}}, "inputs.x"),
+        # an empty key is named by its repr, never as a blank parameter (found by the soak's fuzz)
+        ({**T2V_WIRE, "": 1}, "''"),
+        ({**T2V_WIRE, "settings": {"": 1}}, "settings.''"),
     ],
 )
 def test_from_wire_unknown_keys(wire: dict[str, Any], parameter: str) -> None:
@@ -955,6 +958,7 @@ def test_lax_construction_still_rejects_nonsense(kwargs: dict[str, Any], paramet
         ({**T2V, "positivePrompt": "x"}, "positivePrompt"),
         ({**T2V, "inputs": {}}, "inputs"),
         ({"frame_images": [{"image": UUID_A, "position": "first"}]}, "inputs.frameImages[0].position"),
+        ({**T2V, "": 0}, "''"),
     ],
 )
 def test_unknown_python_kwargs(kwargs: dict[str, Any], parameter: str) -> None:
