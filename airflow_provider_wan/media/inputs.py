@@ -368,11 +368,20 @@ def request_values(request: WanVideoRequest | Mapping[str, Any] | str) -> dict[s
     """
     validated, placeholders = _validated_request(request)
     values: dict[str, Any] = {name: getattr(validated, name) for name in validated.model_fields_set}
+    fields = _lead_back(_fields_of(validated), placeholders)
     if values.get("reference_videos"):
-        values["reference_videos"] = [placeholders.get(v, v) for v in values["reference_videos"]]
+        values["reference_videos"] = fields.reference_videos
     if isinstance(values.get("audio"), str):
-        values["audio"] = placeholders.get(values["audio"], values["audio"])
+        values["audio"] = fields.audio
     return values
+
+
+def _lead_back(fields: _Fields, placeholders: Mapping[str, str]) -> _Fields:
+    """``fields`` with each placeholder (videos and audio only) replaced by the user's original reference."""
+    fields.reference_videos = [placeholders.get(v, v) for v in fields.reference_videos or []] or None
+    if fields.audio is not None:
+        fields.audio = placeholders.get(fields.audio, fields.audio)
+    return fields
 
 
 def prevalidate_request(request: WanVideoRequest | Mapping[str, Any] | str) -> WanVideoRequest:
@@ -869,11 +878,7 @@ def check_media_inputs(
     if isinstance(request, WanVideoRequest):
         _refuse_placeholders(_references(_fields_of(request)))
     validated, placeholders = _validated_request(request)
-    fields = _fields_of(validated)
-    # Lead placeholders back to the user's original references.
-    fields.reference_videos = [placeholders.get(v, v) for v in fields.reference_videos or []] or None
-    if fields.audio is not None:
-        fields.audio = placeholders.get(fields.audio, fields.audio)
+    fields = _lead_back(_fields_of(validated), placeholders)
     resolver = _Resolver(
         aws_conn_id=aws_conn_id,
         s3_input_mode=s3_input_mode,

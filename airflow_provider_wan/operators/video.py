@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_wan.arguments import check_choice, finite_number, non_negative, optional_non_negative
 from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for
@@ -39,52 +40,16 @@ DELIVERY_MODES: tuple[str, ...] = ("stream", "upload_endpoint")
 S3_INPUT_MODES: tuple[str, ...] = ("upload", "presigned_url")
 
 
-def _check_choice(parameter: str, value: object, allowed: Sequence[str]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidRequestError(
-            f"unknown value {value!r}", parameter=parameter, allowed_values=list(allowed)
-        )
-
-
-def _number(parameter: str, value: object) -> float:
-    """A finite number from a number or numeric string (bool refused: ``True`` is no duration)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise InvalidRequestError(f"must be a number, got {type(value).__name__}", parameter=parameter)
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidRequestError(f"must be a number, got {str(value)[:40]!r}", parameter=parameter) from None
-    except OverflowError:  # a huge int
-        number = math.inf
-    if not math.isfinite(number):
-        raise InvalidRequestError(f"must be a finite number, got {str(value)[:40]!r}", parameter=parameter)
-    return number
-
-
-def _seconds(parameter: str, value: object, *, optional: bool, zero_ok: bool) -> float | None:
-    if value is None and optional:
-        return None
-    number = _number(parameter, value)
-    if number < 0 or (number == 0 and not zero_ok):
-        raise InvalidRequestError(
-            f"must be {'>= 0' if zero_ok else '> 0'} seconds, got {number:g}", parameter=parameter
-        )
-    return number
-
-
 def _timeout(value: object) -> timedelta:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else _number("generation_timeout", value)
+    seconds = (
+        value.total_seconds() if isinstance(value, timedelta) else finite_number("generation_timeout", value)
+    )
     if not 0 < seconds <= MAX_GENERATION_TIMEOUT.total_seconds():
         raise InvalidRequestError(
             f"must be > 0 seconds and at most {MAX_GENERATION_TIMEOUT.days} days, got {seconds:g} s",
             parameter="generation_timeout",
         )
     return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
-
-
-def _unset(value: object) -> bool:
-    """Nothing given: ``None``, or what a template renders from nothing ("", "None")."""
-    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
 
 
 class RunwareVideoLink(BaseOperatorLink):
@@ -231,8 +196,8 @@ class WanVideoOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         # Arguments that are not templated are final here: check them at parse time, not after a submit.
-        _check_choice("delivery", delivery, DELIVERY_MODES)
-        _check_choice("s3_input_mode", s3_input_mode, S3_INPUT_MODES)
+        check_choice("delivery", delivery, DELIVERY_MODES)
+        check_choice("s3_input_mode", s3_input_mode, S3_INPUT_MODES)
         if delivery == "upload_endpoint" and not s3_destination:
             raise InvalidRequestError("delivery='upload_endpoint' needs s3_destination", parameter="delivery")
         for flag, flag_value in (
@@ -247,9 +212,13 @@ class WanVideoOperator(BaseOperator):
                     f"must be True or False, got {type(flag_value).__name__}", parameter=flag
                 )
         timeout = _timeout(generation_timeout)
-        initial_delay = _seconds("poll_initial_delay", poll_initial_delay, optional=True, zero_ok=True)
-        interval = _seconds("poll_interval", poll_interval, optional=True, zero_ok=False)
-        max_interval = _seconds("poll_max_interval", poll_max_interval, optional=False, zero_ok=False)
+        initial_delay = (
+            None if poll_initial_delay is None else non_negative("poll_initial_delay", poll_initial_delay)
+        )
+        interval = (
+            None if poll_interval is None else non_negative("poll_interval", poll_interval, zero_ok=False)
+        )
+        max_interval = non_negative("poll_max_interval", poll_max_interval, zero_ok=False)
         if s3_destination is not None and not isinstance(s3_destination, str):
             raise InvalidRequestError(
                 f"must be an s3://bucket/prefix/ string, got {type(s3_destination).__name__}",
@@ -315,7 +284,7 @@ class WanVideoOperator(BaseOperator):
         self.generation_timeout = timeout
         self.poll_initial_delay = initial_delay
         self.poll_interval = interval
-        self.poll_max_interval = max_interval if max_interval is not None else 10.0
+        self.poll_max_interval = max_interval
         self.s3_destination = s3_destination
         self.delivery = delivery
         self.aws_conn_id = aws_conn_id
@@ -367,10 +336,9 @@ class WanVideoOperator(BaseOperator):
         return prevalidate_request(self.build_values())
 
     def _float_param(self, name: str) -> float | None:
-        value = getattr(self, name)
-        if _unset(value):
-            return None
-        return _seconds(name, value, optional=False, zero_ok=True)
+        return optional_non_negative(
+            name, getattr(self, name), unit="USD" if name.endswith("_usd") else "seconds"
+        )
 
     def validate_arguments(self) -> None:
         """Check the rendered non-request arguments (no I/O); ``execute`` calls it before any request.

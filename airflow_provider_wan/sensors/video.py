@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
+from airflow_provider_wan.arguments import optional_non_negative
 from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
@@ -19,9 +20,6 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_wan.hooks.runware import RunwareHook
-
-# Wan2.7's numberResults range (model page).
-MAX_RESULTS = NUMBER_RESULTS_MAX
 
 
 def number_results_from_details(details: Mapping[str, Any]) -> int | None:
@@ -127,20 +125,7 @@ class RunwareVideoSensor(BaseSensorOperator):
 
     def _check_estimate(self) -> float | None:
         """The rendered ``estimated_cost`` as a number; "" / "None" (nothing pushed) mean unknown."""
-        from airflow_provider_wan.errors import InvalidRequestError
-
-        value = self.estimated_cost
-        if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
-            return None
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            number = -1.0
-        if not number >= 0 or number == float("inf"):
-            raise InvalidRequestError(
-                f"must be a non-negative amount in USD, got {value!r}", parameter="estimated_cost"
-            )
-        return number
+        return optional_non_negative("estimated_cost", self.estimated_cost, unit="USD")
 
     def _check_expected(self) -> int | None:
         from airflow_provider_wan.errors import InvalidRequestError
@@ -148,12 +133,12 @@ class RunwareVideoSensor(BaseSensorOperator):
         value = self.expected_results
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RESULTS:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= NUMBER_RESULTS_MAX:
             raise InvalidRequestError(
-                f"must be an integer from 1 to {MAX_RESULTS} (numberResults of the request), or None to "
-                f"ask Runware, got {value!r}",
+                f"must be an integer from 1 to {NUMBER_RESULTS_MAX} (numberResults of the request), or None "
+                f"to ask Runware, got {value!r}",
                 parameter="expected_results",
-                allowed_values=[None, *range(1, MAX_RESULTS + 1)],
+                allowed_values=[None, *range(1, NUMBER_RESULTS_MAX + 1)],
             )
         return value
 
@@ -201,7 +186,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         state = self.hook.get_responses([task_uuid]).get(task_uuid)
         # The count costs an extra request: fetch it only once it can change the answer. Status is
         # monotonic in the count, so agreeing at both ends of the range means every count agrees.
-        count_matters = state is not None and state.status(1) != state.status(MAX_RESULTS)
+        count_matters = state is not None and state.status(1) != state.status(NUMBER_RESULTS_MAX)
         known = self.expected_results is not None or count_matters
         event = event_from_state(
             task_uuid,
@@ -223,9 +208,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         if not self.deferrable:
             return super().execute(context)
         task_uuid = self._check_uuid()
-        self._check_estimate()
-        self._check_expected()
-        result = self.poke(context)
+        result = self.poke(context)  # checks every argument before its first request
         if isinstance(result, PokeReturnValue):
             return result.xcom_value
         from airflow_provider_wan.triggers.video import RunwareVideoTrigger
