@@ -4,12 +4,11 @@ No Airflow here: :class:`~airflow_provider_wan.hooks.runware.RunwareHook` turns 
 :class:`ClientConfig`. Request bodies and answer parsing are shared functions; the twins differ only in how
 they send and sleep.
 
-Retry policy (one place, :class:`RetryPolicy`): 408/429/5xx and transport errors are retried with
-exponential backoff and full jitter, bounded in attempts and total time. A ``Retry-After`` is waited in
-full when it fits in the remaining time budget; when it does not, the call gives up at once.
-400/401/402/403 are never retried. Re-sending a ``videoInference`` POST is safe only because it carries the
-same client-chosen ``taskUUID``: a second arrival is answered ``conflictTaskUUID``, which
-:meth:`RunwareClient.submit_video` reports as "already submitted" instead of raising.
+Retries follow the one policy of :mod:`airflow_provider_wan.retry` (tenacity): 408/425/429/5xx and
+transport errors are retried, a ``Retry-After`` is honoured; 400/401/402/403 never are. Re-sending a
+``videoInference`` POST is safe only because it carries the same client-chosen ``taskUUID``: a second
+arrival is answered ``conflictTaskUUID``, which :meth:`RunwareClient.submit_video` reports as "already
+submitted" instead of raising.
 """
 
 from __future__ import annotations
@@ -17,12 +16,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import random
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -34,6 +31,7 @@ from airflow_provider_wan.errors import (
     RunwareTransportError,
 )
 from airflow_provider_wan.responses import Envelope, TaskState, group_by_task, unattributed_errors
+from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds, retryable_status
 
 if TYPE_CHECKING:
     from airflow_provider_wan.models import WanVideoRequest
@@ -41,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-RETRYABLE_HTTP = frozenset({408, 429, 500, 502, 503, 504})
 USER_AGENT = "airflow-provider-wan"
 
 
@@ -69,59 +66,6 @@ class Secret:
 
     def __bool__(self) -> bool:
         return bool(self._value)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Backoff for transient HTTP failures: full jitter, Retry-After honoured, bounded.
-
-    ``max_delay`` caps only our own backoff guesses. A server's ``Retry-After`` is waited in full when it
-    fits in what is left of ``max_total_seconds``; when it does not, retrying sooner would only burn
-    attempts against a server that said no, so the call gives up at once (see :meth:`retry_after_too_long`).
-    """
-
-    max_attempts: int = 6
-    base_delay: float = 0.5
-    max_delay: float = 20.0
-    max_total_seconds: float = 120.0
-
-    def delay_for(self, attempt: int, error: RunwareError, elapsed: float) -> float | None:
-        """Seconds to wait before attempt ``attempt + 1``, or None to give up and raise ``error``."""
-        if not is_retryable_http(error) or attempt >= self.max_attempts:
-            return None
-        remaining = self.max_total_seconds - elapsed
-        delay = random.uniform(0, min(self.max_delay, self.base_delay * (2 ** (attempt - 1))))
-        retry_after = retry_after_of(error)
-        if retry_after is not None:
-            if retry_after > remaining:
-                return None
-            # At least what the server asked; the jitter never pushes it past the budget.
-            delay = max(retry_after, min(delay, remaining))
-        if delay > remaining:
-            return None
-        return delay
-
-    def retry_after_too_long(self, attempt: int, error: RunwareError, elapsed: float) -> float | None:
-        """The server's ``Retry-After`` when it alone made :meth:`delay_for` give up, else None."""
-        retry_after = retry_after_of(error)
-        if retry_after is None or not is_retryable_http(error) or attempt >= self.max_attempts:
-            return None
-        return retry_after if retry_after > self.max_total_seconds - elapsed else None
-
-
-def retry_after_of(error: RunwareError) -> float | None:
-    """The ``Retry-After`` (seconds) the server sent with ``error``, if any."""
-    value = error.details.get("retry_after")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
-
-
-def is_retryable_http(error: RunwareError) -> bool:
-    """Request-level retry rule: the transport failed, or the status is 408/429/5xx."""
-    if isinstance(error, RunwareTransportError):
-        return True
-    return error.http_status is not None and (error.http_status in RETRYABLE_HTTP or error.http_status >= 500)
 
 
 @dataclass(frozen=True)
@@ -193,20 +137,6 @@ class MediaUpload:
 # Shared request building and answer parsing (pure functions; both twins use them)
 
 
-def _retry_after_seconds(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, when.timestamp() - time.time())
-
-
 def decode_response(response: httpx.Response, task_types: str) -> Envelope:
     """Turn an HTTP answer into an envelope, or raise the request-level error it carries."""
     status = response.status_code
@@ -223,14 +153,14 @@ def decode_response(response: httpx.Response, task_types: str) -> Envelope:
                 category="transport",
             )
         return envelope
-    if status in RETRYABLE_HTTP or status >= 500:
+    if retryable_status(status):
         first = envelope.errors[0] if envelope.errors else {}
         error = (
             RunwareError.from_wire(first, http_status=status)
             if first
             else RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
         )
-        retry_after = _retry_after_seconds(response)
+        retry_after = retry_after_seconds(response.headers)
         if retry_after is not None:
             error.details["retry_after"] = retry_after
         raise error
@@ -359,42 +289,6 @@ def transport_error(exc: httpx.HTTPError, task_types: str) -> RunwareTransportEr
     )
 
 
-class Attempts:
-    """The retry bookkeeping of one call, shared by both twins (they differ only in how they sleep)."""
-
-    def __init__(self, policy: RetryPolicy, task_types: str) -> None:
-        self.policy = policy
-        self.task_types = task_types
-        self.started = time.monotonic()
-        self.attempt = 0
-
-    def after_failure(self, exc: httpx.HTTPError | RunwareError) -> float:
-        """Seconds to wait before the next attempt; raises the error when the policy gives up."""
-        self.attempt += 1
-        error = transport_error(exc, self.task_types) if isinstance(exc, httpx.HTTPError) else exc
-        elapsed = time.monotonic() - self.started
-        delay = self.policy.delay_for(self.attempt, error, elapsed)
-        if delay is None:
-            asked = self.policy.retry_after_too_long(self.attempt, error, elapsed)
-            if asked is not None:
-                remaining = max(0.0, self.policy.max_total_seconds - elapsed)
-                error.message = (
-                    f"{error.message} (the server asked to wait {asked:g} s before retrying, more than the "
-                    f"{remaining:.0f} s left of the retry budget, retry_max_seconds="
-                    f"{self.policy.max_total_seconds:g}: not retried)"
-                )
-                error.args = (error.message,)
-            raise error
-        log.info(
-            "Runware %s attempt %d failed (%s); retrying in %.1fs",
-            self.task_types,
-            self.attempt,
-            error,
-            delay,
-        )
-        return delay
-
-
 class RunwareClient:
     """Synchronous client with one long-lived ``httpx.Client``; use as a context manager."""
 
@@ -423,13 +317,17 @@ class RunwareClient:
 
     def post_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> tuple[int, Envelope]:
         """POST a task array with the retry policy; returns (HTTP status, envelope)."""
-        attempts = Attempts(self.config.retry, _task_types(tasks))
-        while True:
-            try:
-                response = self._http.post(self.config.base_url, json=list(tasks))
-                return response.status_code, decode_response(response, attempts.task_types)
-            except (httpx.HTTPError, RunwareError) as exc:
-                self._sleep(attempts.after_failure(exc))
+        task_types = _task_types(tasks)
+        retrying = self.config.retry.retrying(f"Runware {task_types}", sleep=self._sleep)
+        result: tuple[int, Envelope] = retrying(self._post_once, tasks, task_types)
+        return result
+
+    def _post_once(self, tasks: Sequence[Mapping[str, Any]], task_types: str) -> tuple[int, Envelope]:
+        try:
+            response = self._http.post(self.config.base_url, json=list(tasks))
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, task_types) from None
+        return response.status_code, decode_response(response, task_types)
 
     def call(self, call: Call) -> Any:
         status, envelope = self.post_tasks(call.tasks)
@@ -487,13 +385,17 @@ class AsyncRunwareClient:
 
     async def post_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> tuple[int, Envelope]:
         """POST a task array with the retry policy; returns (HTTP status, envelope)."""
-        attempts = Attempts(self.config.retry, _task_types(tasks))
-        while True:
-            try:
-                response = await self._http.post(self.config.base_url, json=list(tasks))
-                return response.status_code, decode_response(response, attempts.task_types)
-            except (httpx.HTTPError, RunwareError) as exc:
-                await self._sleep(attempts.after_failure(exc))
+        task_types = _task_types(tasks)
+        retrying = self.config.retry.async_retrying(f"Runware {task_types}", sleep=self._sleep)
+        result: tuple[int, Envelope] = await retrying(self._post_once, tasks, task_types)
+        return result
+
+    async def _post_once(self, tasks: Sequence[Mapping[str, Any]], task_types: str) -> tuple[int, Envelope]:
+        try:
+            response = await self._http.post(self.config.base_url, json=list(tasks))
+        except httpx.HTTPError as exc:
+            raise transport_error(exc, task_types) from None
+        return response.status_code, decode_response(response, task_types)
 
     async def call(self, call: Call) -> Any:
         status, envelope = await self.post_tasks(call.tasks)

@@ -10,8 +10,9 @@ from typing import get_args
 import httpx
 import pytest
 import respx
+from tenacity import RetryCallState, Retrying
 
-from airflow_provider_wan.client import ClientConfig, RetryPolicy, RunwareClient, Secret
+from airflow_provider_wan.client import ClientConfig, RunwareClient, Secret
 from airflow_provider_wan.errors import (
     Category,
     RunwareAuthError,
@@ -26,6 +27,7 @@ from airflow_provider_wan.errors import (
 from airflow_provider_wan.hooks.runware import RunwareHook, config_from_connection
 from airflow_provider_wan.models import WanVideoRequest
 from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.retry import RetryPolicy
 from tests.conftest import API_KEY
 
 BASE = "https://runware.test/v1"
@@ -38,7 +40,7 @@ def _request() -> WanVideoRequest:
 
 def _client(sleeps: list[float] | None = None) -> RunwareClient:
     config = ClientConfig(
-        api_key=Secret(API_KEY), base_url=BASE, retry=RetryPolicy(max_attempts=4, base_delay=0.01)
+        api_key=Secret(API_KEY), base_url=BASE, retry=RetryPolicy(max_retries=4, backoff_base=0.01)
     )
     return RunwareClient(config, sleep=(sleeps.append if sleeps is not None else lambda s: None))
 
@@ -267,7 +269,7 @@ def test_connection_variants() -> None:
         conn_id="x", conn_type="runware", password="k", extra='{"timeout": "12", "max_retries": 2}'
     )
     cfg = config_from_connection(conn)
-    assert cfg.timeout == 12 and cfg.retry.max_attempts == 2
+    assert cfg.timeout == 12 and cfg.retry.max_retries == 2
     with pytest.raises(RunwareError, match="API key"):
         config_from_connection(Connection(conn_id="x", conn_type="runware"))
     with pytest.raises(RunwareError, match="timeout"):
@@ -337,21 +339,43 @@ def _rate_limited(retry_after: str) -> httpx.Response:
     )
 
 
+def _failed_state(retrying: Retrying, attempt: int, error: RunwareError, elapsed: float) -> RetryCallState:
+    """The state tenacity hands the policy after ``attempt`` failed with ``error``, ``elapsed`` s in."""
+    state = RetryCallState(retrying, fn=None, args=(), kwargs={})
+    state.attempt_number = attempt
+    state.set_exception((type(error), error, None))
+    state.start_time = (state.outcome_timestamp or 0.0) - elapsed
+    return state
+
+
+def _decide(policy: RetryPolicy, attempt: int, error: RunwareError, elapsed: float) -> float | None:
+    """The wait before the next attempt, or None when the policy stops (as tenacity asks: wait, then stop)."""
+    retrying = policy.retrying("test")
+    state = _failed_state(retrying, attempt, error, elapsed)
+    state.upcoming_sleep = retrying.wait(state)
+    return None if retrying.stop(state) else state.upcoming_sleep
+
+
 def test_retry_after_is_waited_in_full_within_the_budget() -> None:
-    policy = RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=20.0, max_total_seconds=120.0)
+    policy = RetryPolicy(max_retries=6, backoff_base=0.5, backoff_max=20.0, retry_max_seconds=120.0)
     error = RunwareError("queue full", code="rateLimitExceeded", http_status=429, details={"retry_after": 60})
-    assert policy.delay_for(1, error, elapsed=0.0) == 60.0  # not capped at max_delay=20
-    assert policy.retry_after_too_long(1, error, elapsed=0.0) is None
+    assert _decide(policy, 1, error, elapsed=0.0) == 60.0  # not capped at backoff_max=20
     # 60 s no longer fit in the 50 s left: give up now rather than burn attempts early.
-    assert policy.delay_for(1, error, elapsed=70.0) is None
-    assert policy.retry_after_too_long(1, error, elapsed=70.0) == 60.0
+    assert _decide(policy, 1, error, elapsed=70.0) is None
     # Out of attempts is out of attempts, whatever the header says.
-    assert policy.delay_for(6, error, elapsed=0.0) is None
-    assert policy.retry_after_too_long(6, error, elapsed=0.0) is None
+    assert _decide(policy, 6, error, elapsed=0.0) is None
     # Jitter may add to the server's wait but never past the budget.
     for _ in range(50):
-        delay = policy.delay_for(3, error, elapsed=59.0)
+        delay = _decide(policy, 3, error, elapsed=59.0)
         assert delay is not None and 60.0 <= delay <= 61.0
+    # Giving up says why only when the server's wait alone was the reason.
+    for attempt, elapsed, named in ((1, 70.0, True), (6, 0.0, False)):
+        fresh = RunwareError(
+            "queue full", code="rateLimitExceeded", http_status=429, details={"retry_after": 60}
+        )
+        with pytest.raises(RunwareError) as info:
+            policy.give_up(_failed_state(policy.retrying("test"), attempt, fresh, elapsed))
+        assert ("asked to wait 60 s" in str(info.value)) is named
 
 
 @respx.mock
@@ -366,7 +390,7 @@ def test_retry_after_above_backoff_max_is_honoured() -> None:
     config = ClientConfig(
         api_key=Secret(API_KEY),
         base_url=BASE,
-        retry=RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total_seconds=10),
+        retry=RetryPolicy(max_retries=4, backoff_base=0.01, backoff_max=0.05, retry_max_seconds=10),
     )
     with RunwareClient(config, sleep=sleeps.append) as client:
         assert client.submit_video(_request(), TASK).task_uuid == TASK
@@ -378,7 +402,7 @@ def test_retry_after_beyond_the_budget_raises_at_once() -> None:
     route = respx.post(BASE).mock(return_value=_rate_limited("60"))
     sleeps: list[float] = []
     config = ClientConfig(
-        api_key=Secret(API_KEY), base_url=BASE, retry=RetryPolicy(max_attempts=6, max_total_seconds=30)
+        api_key=Secret(API_KEY), base_url=BASE, retry=RetryPolicy(max_retries=6, retry_max_seconds=30)
     )
     with RunwareClient(config, sleep=sleeps.append) as client, pytest.raises(RunwareRateLimitError) as info:
         client.get_responses([TASK])

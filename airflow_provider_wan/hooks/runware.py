@@ -22,7 +22,6 @@ from airflow_provider_wan.client import (
     AsyncRunwareClient,
     ClientConfig,
     MediaUpload,
-    RetryPolicy,
     RunwareClient,
     Secret,
     SubmitResult,
@@ -30,6 +29,7 @@ from airflow_provider_wan.client import (
 from airflow_provider_wan.connection import CONN_EXTRA_FIELDS, DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.responses import TaskState
+from airflow_provider_wan.retry import RetryPolicy
 
 __all__ = ["CONN_EXTRA_FIELDS", "UI_FIELD_BEHAVIOUR", "RunwareHook", "config_from_connection"]
 
@@ -64,11 +64,12 @@ def config_from_connection(conn: Connection) -> ClientConfig:
                 retryable=False,
             ) from None
 
+    defaults = RetryPolicy()
     retry = RetryPolicy(
-        max_attempts=int(num("max_retries", 6)),
-        base_delay=num("backoff_base", 0.5),
-        max_delay=num("backoff_max", 20.0),
-        max_total_seconds=num("retry_max_seconds", 120.0),
+        max_retries=int(num("max_retries", defaults.max_retries)),
+        backoff_base=num("backoff_base", defaults.backoff_base),
+        backoff_max=num("backoff_max", defaults.backoff_max),
+        retry_max_seconds=num("retry_max_seconds", defaults.retry_max_seconds),
     )
     return ClientConfig(
         api_key=Secret(api_key),
