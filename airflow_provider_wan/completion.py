@@ -70,6 +70,9 @@ def complete_task(
     return value
 
 
+VIDEO_FIELDS = ("video_uuid", "video_url", "seed", "nsfw_content", "cost")
+
+
 def land_value(
     value: Mapping[str, Any],
     *,
@@ -80,13 +83,15 @@ def land_value(
     delivered: bool | str = False,
 ) -> dict[str, Any]:
     """Copy an XCom value's videos to S3; each video gains ``s3_uri``, ``sha256`` and ``size_bytes``."""
-    from airflow_provider_wan.media import landing
+    from airflow_provider_wan.media.outputs import land_task_outputs
+    from airflow_provider_wan.media.s3 import parse_s3_uri
+    from airflow_provider_wan.responses import VideoResult
 
     task_uuid = value["task_uuid"]
-    landed = landing.land_task_outputs(
-        value["videos"],
+    landed = land_task_outputs(
+        [VideoResult(task_uuid=task_uuid, **{k: v.get(k) for k in VIDEO_FIELDS}) for v in value["videos"]],
         task_uuid=task_uuid,
-        destination=destination,
+        location=parse_s3_uri(destination, parameter="s3_destination", require_key=False),
         aws_conn_id=aws_conn_id,
         hook=hook,
         output_format=output_format,

@@ -298,20 +298,22 @@ def _worker(variant: str, url: str, size: int, chunk_size: int, concurrency: int
     import httpx
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from airflow_provider_wan.media import outputs
-    from airflow_provider_wan.media.outputs import land_videos
+    from airflow_provider_wan.media import landing
+    from airflow_provider_wan.media.landing import land_videos
+    from airflow_provider_wan.media.s3 import S3Location
+    from airflow_provider_wan.responses import VideoResult
 
     # Time the server-side copy that sets the sha256 metadata (moto does it in memory, slowly).
     copy_seconds = 0.0
-    original_replace = outputs.replace_metadata
+    original_move = landing.move_object
 
-    def timed_replace(*args: Any, **kwargs: Any) -> None:
+    def timed_move(*args: Any, **kwargs: Any) -> None:
         nonlocal copy_seconds
         began = time.perf_counter()
-        original_replace(*args, **kwargs)
+        original_move(*args, **kwargs)
         copy_seconds += time.perf_counter() - began
 
-    outputs.replace_metadata = timed_replace  # type: ignore[assignment]
+    landing.move_object = timed_move  # type: ignore[assignment]
 
     hook = S3Hook(aws_conn_id="aws_default")
     s3: Any = hook.get_conn()
@@ -325,9 +327,9 @@ def _worker(variant: str, url: str, size: int, chunk_size: int, concurrency: int
     with _RssSampler() as sampler:
         if variant == "land_videos":
             (landed,) = land_videos(
-                [{"video_uuid": "b4-video", "video_url": url, "seed": 1, "cost": 0.0}],
+                [VideoResult(TASK_UUID, "b4-video", url, seed=1, cost=0.0)],
                 task_uuid=TASK_UUID,
-                destination=f"s3://{BUCKET}/b4/",
+                location=S3Location(BUCKET, "b4/"),
                 s3=s3,
                 http_client=http,
                 chunk_size=chunk_size,

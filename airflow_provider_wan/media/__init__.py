@@ -6,6 +6,12 @@ provider's S3Hook) and PyAV are imported only inside the functions that need the
 
 from __future__ import annotations
 
+from airflow_provider_wan.media.delivery import (
+    delivery_key,
+    presigned_put_url,
+    upload_endpoint_eligible,
+    verify_delivered,
+)
 from airflow_provider_wan.media.inputs import (
     DEFAULT_LIMITS,
     MediaLimits,
@@ -18,18 +24,14 @@ from airflow_provider_wan.media.inputs import (
     prevalidate_request,
     resolve_media_inputs,
 )
-from airflow_provider_wan.media.landing import land_task_outputs
-from airflow_provider_wan.media.outputs import (
+from airflow_provider_wan.media.landing import (
     DEFAULT_CHUNK_SIZE,
     LandedVideo,
-    delivery_key,
     land_videos,
     object_key,
-    presigned_put_url,
     runware_url_refresher,
-    upload_endpoint_eligible,
-    verify_delivered,
 )
+from airflow_provider_wan.media.outputs import land_task_outputs
 from airflow_provider_wan.media.s3 import S3Location, parse_s3_uri
 from airflow_provider_wan.media.storage import StoredMedia, deterministic_task_uuid, upload_idempotent
 

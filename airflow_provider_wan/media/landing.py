@@ -1,144 +1,441 @@
-"""Land the outputs of one Runware task in S3: the single entry point for the operator and the sensor.
+"""Stream a task's output videos to S3 and record them: checksummed, idempotent, bounded in memory.
 
-Whether the task was submitted by this Airflow task or elsewhere, its videos go through the same
-:func:`~airflow_provider_wan.media.outputs.land_videos` (streamed, checksummed, skipped on reruns), with
-expired URLs refreshed once from Runware (getResponse, then getTaskDetails). After an ``uploadEndpoint``
-delivery the delivered object is verified and filed under the same canonical key instead of copied.
+* Keys are deterministic: ``{prefix}{task_uuid}/{index:02d}-{video_uuid}.{ext}``.
+* Each video is streamed from its ``videoURL`` into S3: one ``PutObject`` when its Content-Length fits in
+  one chunk, else boto3's transfer manager uploads ``chunk_size`` parts, ``upload_concurrency`` at a time
+  and no more in memory, while the download goes on. Content-Length is checked against the bytes received
+  and SHA-256 is computed on the fly; a failed copy aborts its multipart upload, so no half-written
+  object ever becomes visible.
+* Objects carry metadata ``task-uuid``, ``video-uuid``, ``seed``, ``cost`` and ``sha256``. Before copying,
+  the task's folder is listed: an object with the same ``video-uuid`` and a ``sha256`` means the video
+  was landed already (``method="existing"``), so a rerun copies nothing.
+* Transient failures (the one retryable set of :mod:`airflow_provider_wan.retry`) are retried with the
+  landing :class:`~airflow_provider_wan.retry.RetryPolicy`. A 403/404/410 on download means an expired
+  URL: it is refreshed ONCE through ``refresh_url(video_uuid)``; otherwise a
+  :class:`~airflow_provider_wan.errors.RunwareNotFoundError` names the task and video UUIDs. Nothing is
+  ever regenerated.
+
+boto3 is imported lazily (through the amazon provider's S3Hook) so that DAG parsing never loads it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import logging
-import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
-from airflow_provider_wan.media.outputs import (
-    LandedVideo,
-    land_videos,
-    runware_url_refresher,
-    verify_delivered,
+import httpx
+
+from airflow_provider_wan.errors import (
+    InvalidRequestError,
+    RunwareError,
+    RunwareNotFoundError,
+    RunwareTransportError,
 )
-from airflow_provider_wan.media.s3 import NOT_FOUND_CODES, error_code, parse_s3_uri, s3_client
+from airflow_provider_wan.media.formats import MediaFormat, output_format_for
+from airflow_provider_wan.media.s3 import (
+    NOT_FOUND_CODES,
+    S3Location,
+    error_code,
+    move_object,
+    normalize_prefix,
+    s3_client,
+    s3_failure,
+)
+from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from airflow_provider_wan.hooks.runware import RunwareHook
-    from airflow_provider_wan.responses import VideoResult
 
 log = logging.getLogger(__name__)
 
-# Runware may report success while its uploadEndpoint PUT is still under way: wait this long for the
-# staged object before paying for a download of the whole video instead.
-DELIVERY_GRACE_SECONDS = 10.0
+MiB = 1024 * 1024
+DEFAULT_CHUNK_SIZE = 8 * MiB
+MIN_PART_SIZE = 5 * MiB  # S3's minimum for every multipart part but the last
+EXPIRED_STATUSES = frozenset({403, 404, 410})
+# Three tries per video, a few seconds apart: a CDN hiccup, not an outage, is what this absorbs.
+LANDING_RETRY = RetryPolicy(max_retries=3, backoff_base=1.0, backoff_max=20.0, retry_max_seconds=600.0)
+
+LandMethod = Literal["stream", "existing", "upload_endpoint"]
+RefreshUrl = Callable[[str], "str | None"]
 
 
-def land_task_outputs(
-    videos: Sequence[Mapping[str, Any] | VideoResult] | None = None,
-    *,
-    task_uuid: str,
-    destination: str,
-    aws_conn_id: str | None = "aws_default",
-    hook: RunwareHook | None = None,
-    output_format: str | None = "MP4",
-    delivered: bool | str = False,
-    delivery_grace_seconds: float = DELIVERY_GRACE_SECONDS,
-    **kwargs: Any,
-) -> list[LandedVideo]:
-    """Land every video of ``task_uuid`` under ``destination`` (``s3://bucket/prefix/``), in task order.
+@dataclass(frozen=True)
+class LandedVideo:
+    """One video in S3, with the result it came from. ``method="existing"``: it was there already."""
 
-    :param videos: the task's successful results (XCom video dicts or :class:`VideoResult`); ``None``
-        reads them with one getResponse through ``hook``.
-    :param hook: used to refresh expired URLs (and to read ``videos`` when not given); without it an
-        expired URL is an error at once.
-    :param delivered: the key returned by :func:`~airflow_provider_wan.media.outputs.delivery_key` when the
-        request carried an ``uploadEndpoint``: that object is verified and filed instead of copying; if it
-        is missing or implausible the video is copied as usual. ``True`` without a key cannot locate the
-        delivery and falls back to copying.
-    :param delivery_grace_seconds: how long to wait for a delivery that has not arrived yet (Runware's PUT
-        may finish after the task reports success) before copying instead.
-    :param kwargs: passed to :func:`land_videos` (``chunk_size``, ``s3``, ``http_client``...).
-    """
-    if videos is None:
-        if hook is None:
-            raise ValueError("land_task_outputs needs either videos or a hook to read them")
-        state = hook.get_responses([task_uuid]).get(task_uuid)
-        videos = list(state.results) if state is not None else []
-    refresh = runware_url_refresher(hook, task_uuid) if hook is not None else None
-    if delivered and len(videos) == 1:
-        if isinstance(delivered, str):
-            landed = _verify_with_grace(
-                videos[0],
-                task_uuid=task_uuid,
-                destination=destination,
-                key=delivered,
-                aws_conn_id=aws_conn_id,
-                output_format=output_format,
-                s3=kwargs.get("s3"),
-                http_client=kwargs.get("http_client"),
-                grace_seconds=delivery_grace_seconds,
-            )
-            if landed is not None:
-                return [landed]
-            log.warning("The uploadEndpoint delivery of task %s is not usable: copying the video", task_uuid)
-        else:
-            log.warning(
-                "No delivery key given for task %s: copying the video instead of verifying", task_uuid
-            )
-    return land_videos(
-        videos,
+    video: VideoResult
+    task_uuid: str
+    s3_uri: str
+    sha256: str
+    size_bytes: int
+    content_type: str
+    method: LandMethod = "stream"
+
+    @property
+    def video_uuid(self) -> str:
+        return self.video.video_uuid
+
+    @property
+    def skipped(self) -> bool:
+        """Nothing was copied: a rerun found the video landed already."""
+        return self.method == "existing"
+
+
+def object_key(prefix: str, task_uuid: str, index: int, video_uuid: str, ext: str) -> str:
+    """``{prefix}{task_uuid}/{index:02d}-{video_uuid}.{ext}``: stable across reruns."""
+    return f"{normalize_prefix(prefix)}{task_uuid}/{index:02d}-{video_uuid}.{ext}"
+
+
+def safe_key_part(value: str, what: str) -> str:
+    # UUIDs in practice; anything else must not be able to escape the task's folder.
+    if not re.fullmatch(r"[A-Za-z0-9._-]+", value) or value in (".", ".."):
+        raise InvalidRequestError(f"{what} {value[:60]!r} cannot be used in an S3 key", parameter=what)
+    return value
+
+
+def video_key(location: S3Location, task_uuid: str, index: int, video: VideoResult, ext: str) -> str:
+    """The canonical key of a video; a video UUID that is not key-safe is replaced by a digest of it."""
+    vid = video.video_uuid
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", vid) or vid in (".", ".."):
+        vid = "v" + hashlib.sha256(vid.encode()).hexdigest()[:32]
+    return object_key(location.key, safe_key_part(task_uuid, "task_uuid"), index, vid, ext)
+
+
+def object_metadata(task_uuid: str, video: VideoResult, sha256: str | None) -> dict[str, str]:
+    meta = {"task-uuid": task_uuid, "video-uuid": video.video_uuid}
+    if video.seed is not None:
+        meta["seed"] = str(video.seed)
+    if video.cost is not None:
+        meta["cost"] = repr(video.cost)
+    if sha256 is not None:
+        meta["sha256"] = sha256
+    return meta
+
+
+class TaskFolder:
+    """What one task's folder holds already: listed once, each object HEADed at most once."""
+
+    def __init__(self, s3: S3Client, location: S3Location, task_uuid: str) -> None:
+        self.s3 = s3
+        self.bucket = location.bucket
+        self.folder = f"{normalize_prefix(location.key)}{task_uuid}/"
+        self.task_uuid = task_uuid
+        self._keys: list[str] | None = None
+        self._heads: dict[str, Mapping[str, Any] | None] = {}
+
+    def keys(self) -> list[str]:
+        if self._keys is None:
+            try:
+                pages = self.s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=self.bucket, Prefix=self.folder
+                )
+                self._keys = [
+                    obj["Key"] for page in pages for obj in page.get("Contents", []) if "Key" in obj
+                ]
+            except Exception as exc:
+                raise s3_failure(f"listing s3://{self.bucket}/{self.folder}", exc, self.task_uuid) from None
+        return self._keys
+
+    def head(self, key: str) -> Mapping[str, Any] | None:
+        if key not in self._heads:
+            try:
+                self._heads[key] = self.s3.head_object(Bucket=self.bucket, Key=key)
+            except Exception as exc:
+                if error_code(exc) not in NOT_FOUND_CODES:
+                    raise s3_failure(f"HEAD s3://{self.bucket}/{key}", exc, self.task_uuid) from None
+                self._heads[key] = None
+        return self._heads[key]
+
+    def existing(self, video: VideoResult, key: str) -> LandedVideo | None:
+        """An object of this task already holding this video (same video-uuid, with a sha256)."""
+        keys = self.keys()
+        # The expected key first, then keys naming the video, then the rest.
+        ordered = [key] if key in keys else []
+        ordered += sorted((k for k in keys if k != key), key=lambda k: video.video_uuid not in k)
+        for candidate in ordered:
+            info = self.head(candidate)
+            meta = {k.lower(): v for k, v in ((info or {}).get("Metadata") or {}).items()}
+            if info is not None and meta.get("video-uuid") == video.video_uuid and meta.get("sha256"):
+                return LandedVideo(
+                    video=video,
+                    task_uuid=self.task_uuid,
+                    s3_uri=f"s3://{self.bucket}/{candidate}",
+                    sha256=str(meta["sha256"]),
+                    size_bytes=int(info.get("ContentLength", 0)),
+                    content_type=str(info.get("ContentType", "")),
+                    method="existing",
+                )
+        return None
+
+
+class _Expired(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}" if status else "no videoURL")
+
+
+class _Download(io.RawIOBase):
+    """A download as a file for boto3: hashes and counts the bytes as they are read, and fails (retryably)
+    when they disagree with the announced Content-Length or the connection drops."""
+
+    def __init__(self, response: httpx.Response, what: str) -> None:
+        super().__init__()
+        self.expected = content_length(response)
+        self.sha256 = hashlib.sha256()
+        self.received = 0
+        self._chunks: Iterator[bytes] = response.iter_raw()
+        self._pending = memoryview(b"")
+        self._what = what
+
+    def readable(self) -> bool:
+        return True
+
+    def _fail(self, reason: str) -> RunwareTransportError:
+        return RunwareTransportError(f"Downloading {self._what}: {reason}", category="transport")
+
+    def readinto(self, target: Any) -> int:
+        while not self._pending:
+            try:
+                chunk = next(self._chunks, None)
+            except httpx.HTTPError as exc:
+                raise self._fail(f"{type(exc).__name__}: {str(exc)[:160]}") from None
+            if chunk is None:
+                if self.expected is not None and self.received != self.expected:
+                    raise self._fail(f"received {self.received} of the announced {self.expected} bytes")
+                return 0
+            self.sha256.update(chunk)
+            self.received += len(chunk)
+            if self.expected is not None and self.received > self.expected:
+                raise self._fail(f"received more than the announced Content-Length {self.expected}")
+            self._pending = memoryview(chunk)
+        out = memoryview(target).cast("B")
+        count = min(len(out), len(self._pending))
+        out[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count
+
+
+@dataclass(frozen=True)
+class _Lander:
+    """Copies the videos of one task (one S3 client, one HTTP client, one listing of the task folder)."""
+
+    folder: TaskFolder
+    http: httpx.Client
+    chunk_size: int
+    retry: RetryPolicy
+    transfer: Any  # boto3's TransferConfig: part size, parts uploading and parts held in memory
+
+    def land(
+        self, key: str, video: VideoResult, fmt: MediaFormat, refresh_url: RefreshUrl | None
+    ) -> LandedVideo:
+        task_uuid = self.folder.task_uuid
+        found = self.folder.existing(video, key)
+        if found is not None:
+            log.info("Video %s is already at %s: skipped", video.video_uuid, found.s3_uri)
+            return found
+        what = f"video {video.video_uuid} of task {task_uuid}"
+        url, refreshed = video.video_url, False
+        while True:
+            try:
+                if not url:
+                    raise _Expired(0)
+                copy = self.retry.retrying(f"Copying {what} to S3")
+                landed: LandedVideo = copy(self._copy, url, key, video, fmt, what)
+                return landed
+            except _Expired as exc:
+                if refreshed or refresh_url is None:
+                    raise _gone(video, task_uuid, str(exc), refreshed) from None
+                log.warning("Download of %s failed (%s): asking Runware for a fresh URL once", what, exc)
+                url, refreshed = refresh_url(video.video_uuid), True
+                if not url:
+                    raise _gone(video, task_uuid, str(exc), refreshed, refresh_failed=True) from None
+
+    def _copy(self, url: str, key: str, video: VideoResult, fmt: MediaFormat, what: str) -> LandedVideo:
+        try:
+            with self.http.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
+                status = response.status_code
+                if status in EXPIRED_STATUSES:
+                    raise _Expired(status)
+                if status != 200:
+                    retry_after = retry_after_seconds(response.headers)
+                    raise RunwareError(
+                        f"Downloading {what} from {_host(url)} answered HTTP {status}",
+                        task_uuid=self.folder.task_uuid,
+                        http_status=status,
+                        details={"video_uuid": video.video_uuid}
+                        | ({"retry_after": retry_after} if retry_after is not None else {}),
+                    )
+                return self._store(_Download(response, what), key, video, fmt)
+        except httpx.HTTPError as exc:
+            raise RunwareTransportError(
+                f"Downloading {what} from {_host(url)}: {type(exc).__name__}: {str(exc)[:160]}",
+                category="transport",
+            ) from None
+
+    def _store(self, download: _Download, key: str, video: VideoResult, fmt: MediaFormat) -> LandedVideo:
+        bucket, task_uuid = self.folder.bucket, self.folder.task_uuid
+        body = io.BufferedReader(download, buffer_size=1 * MiB)
+        try:
+            if download.expected is not None and download.expected <= self.chunk_size:
+                data = body.read()
+                meta = object_metadata(task_uuid, video, download.sha256.hexdigest())
+                self.folder.s3.put_object(
+                    Bucket=bucket, Key=key, Body=data, ContentType=fmt.mime, Metadata=meta
+                )
+            else:
+                extra = {"ContentType": fmt.mime, "Metadata": object_metadata(task_uuid, video, None)}
+                self.folder.s3.upload_fileobj(body, bucket, key, ExtraArgs=extra, Config=self.transfer)
+                # The digest is known only now; metadata is set by copying the object onto itself.
+                meta = object_metadata(task_uuid, video, download.sha256.hexdigest())
+                move_object(self.folder.s3, bucket, key, key, download.received, fmt.mime, meta)
+        except RunwareError:
+            raise
+        except Exception as exc:
+            raise s3_failure(f"writing s3://{bucket}/{key}", exc, task_uuid) from None
+        landed = LandedVideo(
+            video, task_uuid, f"s3://{bucket}/{key}", meta["sha256"], download.received, fmt.mime
+        )
+        log.info("Landed %s (%d bytes, sha256 %s)", landed.s3_uri, landed.size_bytes, landed.sha256)
+        return landed
+
+
+def _gone(
+    video: VideoResult, task_uuid: str, reason: str, refreshed: bool, refresh_failed: bool = False
+) -> RunwareError:
+    if refresh_failed:
+        how = "and Runware returned no fresh URL for it"
+    elif refreshed:
+        how = "even after refreshing its URL once"
+    else:
+        how = "and no way to refresh the URL was given"
+    return RunwareNotFoundError(
+        f"Output video {video.video_uuid} of task {task_uuid} cannot be downloaded ({reason}) {how}; "
+        "its URL has probably expired (raise the request's ttl, land outputs sooner). "
+        "It is not regenerated.",
+        code="mediaExpired",
+        category="not_found",
         task_uuid=task_uuid,
-        destination=destination,
-        aws_conn_id=aws_conn_id,
-        refresh_url=refresh,
-        output_format=output_format,
-        **kwargs,
+        retryable=False,
+        details={"video_uuid": video.video_uuid},
     )
 
 
-def _verify_with_grace(
-    video: Mapping[str, Any] | VideoResult,
-    *,
-    key: str,
-    destination: str,
-    aws_conn_id: str | None,
-    s3: S3Client | None,
-    grace_seconds: float,
-    **kwargs: Any,
-) -> LandedVideo | None:
-    """:func:`verify_delivered`, waiting up to ``grace_seconds`` for a staged object not there yet."""
-    client = s3 if s3 is not None else s3_client(aws_conn_id)
-    common: dict[str, Any] = {
-        "destination": destination,
-        "key": key,
-        "aws_conn_id": aws_conn_id,
-        "s3": client,
-    }
-    bucket = parse_s3_uri(destination, parameter="s3_destination", require_key=False).bucket
-    staged = _exists(client, bucket, key)
-    # Also finds an earlier run's object at its canonical key (no wait on reruns).
-    landed = verify_delivered(video, **common, **kwargs)
-    if landed is not None or staged:  # staged but refused (implausible): waiting cannot help
-        return landed
-    deadline = time.monotonic() + max(0.0, grace_seconds)
-    delay = 0.25
-    while time.monotonic() < deadline:
-        time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-        delay = min(delay * 2, 2.0)
-        if _exists(client, bucket, key):
-            log.info("The uploadEndpoint delivery s3://%s/%s arrived after the task finished", bucket, key)
-            return verify_delivered(video, **common, **kwargs)
-    return None
-
-
-def _exists(client: S3Client, bucket: str, key: str) -> bool:
+def content_length(response: httpx.Response) -> int | None:
+    value = response.headers.get("Content-Length")
+    if value is None or response.headers.get("Content-Encoding", "identity").lower() not in ("identity", ""):
+        return None
     try:
-        client.head_object(Bucket=bucket, Key=key)
-    except Exception as exc:
-        # Not found: keep waiting. Anything else: stop waiting; verify_delivered reports it properly.
-        return error_code(exc) not in NOT_FOUND_CODES
-    return True
+        return int(value)
+    except ValueError:
+        return None
 
 
-__all__ = ["DELIVERY_GRACE_SECONDS", "land_task_outputs"]
+def _host(url: str) -> str:
+    """Only the host: output URLs may carry tokens in their query."""
+    try:
+        return httpx.URL(url).host or "<no host>"
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return "<invalid URL>"
+
+
+def default_http() -> httpx.Client:
+    return httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
+
+
+def land_videos(
+    videos: Sequence[VideoResult],
+    *,
+    task_uuid: str,
+    location: S3Location,
+    aws_conn_id: str | None = "aws_default",
+    refresh_url: RefreshUrl | None = None,
+    output_format: str | None = "MP4",
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    upload_concurrency: int = 2,
+    retry: RetryPolicy = LANDING_RETRY,
+    s3: S3Client | None = None,
+    http_client: httpx.Client | None = None,
+) -> list[LandedVideo]:
+    """Copy each video of a task under ``location`` (bucket and key prefix); see the module doc.
+
+    :param videos: the task's results, in task order.
+    :param refresh_url: called at most once per video after a 403/404/410, returns a fresh URL or None.
+    :param output_format: the request's ``outputFormat``; the URL's extension wins when it has one.
+    :param chunk_size: multipart part size and the single-PUT threshold (at least 5 MiB).
+    :param upload_concurrency: parts uploading while the download continues; memory stays at about
+        ``(upload_concurrency + 1) x chunk_size``.
+    :param retry: tries per video on transient failures (5xx, dropped or truncated download, S3 errors).
+    :raises RunwareNotFoundError: a URL expired and could not be refreshed (names task and video UUIDs).
+    """
+    if chunk_size < MIN_PART_SIZE:
+        raise InvalidRequestError(
+            f"chunk_size must be at least {MIN_PART_SIZE} bytes", parameter="chunk_size"
+        )
+    safe_key_part(task_uuid, "task_uuid")
+    http = http_client or default_http()
+    try:
+        folder = TaskFolder(s3 if s3 is not None else s3_client(aws_conn_id), location, task_uuid)
+        from boto3.s3.transfer import TransferConfig
+
+        concurrency = max(1, upload_concurrency)
+        transfer = TransferConfig(
+            multipart_threshold=chunk_size, multipart_chunksize=chunk_size, max_concurrency=concurrency
+        )
+        # Parts read but not yet uploaded: with the one being read, memory is (concurrency + 1) chunks.
+        transfer.max_in_memory_upload_chunks = concurrency
+        lander = _Lander(folder, http, chunk_size, retry, transfer)
+        landed = []
+        for index, video in enumerate(videos):
+            fmt = output_format_for(output_format, video.video_url)
+            landed.append(
+                lander.land(video_key(location, task_uuid, index, video, fmt.ext), video, fmt, refresh_url)
+            )
+        return landed
+    finally:
+        if http_client is None:
+            http.close()
+
+
+def runware_url_refresher(hook: RunwareHook, task_uuid: str) -> RefreshUrl:
+    """A ``refresh_url`` asking Runware for a video's current URL: getResponse, then getTaskDetails."""
+
+    def refresh(video_uuid: str) -> str | None:
+        try:
+            state = hook.get_responses([task_uuid]).get(task_uuid)
+            for result in state.results if state is not None else []:
+                if result.video_uuid == video_uuid and result.video_url:
+                    return result.video_url
+        except RunwareError as exc:
+            log.warning("getResponse for task %s failed while refreshing a URL: %s", task_uuid, exc)
+        try:
+            details = hook.get_task_details(task_uuid)
+        except RunwareError as exc:
+            log.warning("getTaskDetails for task %s failed while refreshing a URL: %s", task_uuid, exc)
+            return None
+        response: Any = details.get("response")
+        data: Any = response.get("data") if isinstance(response, Mapping) else response
+        for item in data if isinstance(data, list) else []:
+            if isinstance(item, Mapping) and item.get("videoUUID") == video_uuid:
+                url = item.get("videoURL")
+                return url if isinstance(url, str) and url else None
+        return None
+
+    return refresh
+
+
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "LANDING_RETRY",
+    "LandedVideo",
+    "TaskFolder",
+    "land_videos",
+    "object_key",
+    "runware_url_refresher",
+]

@@ -9,10 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_wan.errors import InvalidRequestError
+from airflow_provider_wan.errors import (
+    InvalidRequestError,
+    RunwareError,
+    RunwareNotFoundError,
+    RunwareTransportError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+SINGLE_COPY_MAX = 5 * 1024**3  # CopyObject's limit; larger objects use a managed multipart copy
 
 
 @dataclass(frozen=True)
@@ -60,11 +67,56 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
-def is_client_error(exc: BaseException) -> bool:
-    from botocore.exceptions import ClientError
-
-    return isinstance(exc, ClientError)
-
-
 NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 DENIED_CODES = frozenset({"403", "AccessDenied", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId"})
+
+
+def s3_failure(action: str, exc: BaseException, task_uuid: str | None = None) -> RunwareError:
+    """An S3 failure as a Runware error: a missing bucket and a denial are final, the rest transport."""
+    code = error_code(exc)
+    if code == "NoSuchBucket":
+        return RunwareNotFoundError(
+            f"{action}: the destination bucket does not exist",
+            code="noSuchBucket",
+            task_uuid=task_uuid,
+            retryable=False,
+        )
+    if code in DENIED_CODES or code == "SignatureDoesNotMatch":
+        return RunwareError(
+            f"{action}: access denied ({code})",
+            code="s3AccessDenied",
+            category="auth",
+            task_uuid=task_uuid,
+            retryable=False,
+        )
+    return RunwareTransportError(
+        f"{action} failed: {type(exc).__name__}: {str(exc)[:200]}",
+        code="s3Error",
+        category="transport",
+        task_uuid=task_uuid,
+    )
+
+
+def move_object(
+    s3: S3Client, bucket: str, source: str, target: str, size: int, content_type: str, meta: dict[str, str]
+) -> None:
+    """Server-side copy ``source`` to ``target`` with new metadata, then delete ``source`` if different.
+
+    No bytes pass through the worker; above 5 GiB boto3's managed multipart copy does it. With ``source ==
+    target`` this only replaces the object's metadata.
+    """
+    copy_source = {"Bucket": bucket, "Key": source}
+    # A full-object checksum for the copy: a multipart source's is per part ("...-N"), which does not
+    # describe the copy (and that S3 emulators would hand on as if it did).
+    extra = {
+        "Metadata": meta,
+        "MetadataDirective": "REPLACE",
+        "ContentType": content_type,
+        "ChecksumAlgorithm": "CRC32",
+    }
+    if size <= SINGLE_COPY_MAX:
+        s3.copy_object(Bucket=bucket, Key=target, CopySource=copy_source, **extra)  # type: ignore[arg-type]
+    else:
+        s3.copy(copy_source, bucket, target, ExtraArgs=extra)  # type: ignore[arg-type]
+    if source != target:
+        s3.delete_object(Bucket=bucket, Key=source)

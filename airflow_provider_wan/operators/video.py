@@ -583,9 +583,9 @@ class WanVideoOperator(BaseOperator):
         )
 
     def _check_upload_endpoint_eligible(self, request: WanVideoRequest) -> None:
-        from airflow_provider_wan.media import outputs
+        from airflow_provider_wan.media import delivery
 
-        if not outputs.upload_endpoint_eligible(request):
+        if not delivery.upload_endpoint_eligible(request):
             raise InvalidRequestError(
                 "delivery='upload_endpoint' takes one result per task and no upload_endpoint of your own "
                 "(Runware has one uploadEndpoint per request); use delivery='stream'",
@@ -614,13 +614,14 @@ class WanVideoOperator(BaseOperator):
         self, request: WanVideoRequest, fingerprint: str, context: Context
     ) -> tuple[str, str]:
         """The staging key Runware PUTs the video to, and its presigned URL (masked in logs)."""
-        from airflow_provider_wan.media import outputs
+        from airflow_provider_wan.media import delivery
+        from airflow_provider_wan.media.s3 import parse_s3_uri
 
-        destination = str(self.s3_destination)
-        key = outputs.delivery_key(
+        destination = parse_s3_uri(str(self.s3_destination), parameter="s3_destination", require_key=False)
+        key = delivery.delivery_key(
             destination, self.delivery_token(fingerprint, context), request.effective_output_format
         )
-        url = outputs.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
+        url = delivery.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
         return key, url
 
     def _wait_in_worker(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import time
@@ -24,20 +25,28 @@ from airflow_provider_wan.media import (
     upload_endpoint_eligible,
     verify_delivered,
 )
+from airflow_provider_wan.media.s3 import S3Location
 from airflow_provider_wan.models import WanVideoRequest
+from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.retry import RetryPolicy
 from tests.media.conftest import MediaServer
 
 TASK = "24cd5dff-cb81-4db5-8506-b72a9425f9d1"
 MiB = 1024 * 1024
+FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01)
 WRITES = ("PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload", "CopyObject")
 
 
 def _video(
     server: MediaServer, body: bytes, *, seed: int = 42, cost: float = 0.3, **route: Any
-) -> dict[str, Any]:
+) -> VideoResult:
     video_uuid = str(uuid.uuid4())
     url = server.add(f"/video/{video_uuid}.mp4", body, content_type="video/mp4", **route)
-    return {"video_uuid": video_uuid, "video_url": url, "seed": seed, "cost": cost}
+    return VideoResult(task_uuid=TASK, video_uuid=video_uuid, video_url=url, seed=seed, cost=cost)
+
+
+def _at(uri: str) -> S3Location:
+    return parse_s3_uri(uri, require_key=False)
 
 
 def _writes(calls: Counter[str]) -> int:
@@ -53,23 +62,23 @@ def test_lands_one_video_with_size_sha_and_metadata(
 ) -> None:
     video = _video(media_server, mp4_bytes, seed=7, cost=0.15)
     (landed,) = land_videos(
-        [video], task_uuid=TASK, destination=f"s3://{s3_bucket}/gen/", aws_conn_id=aws_conn
+        [video], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/gen/"), aws_conn_id=aws_conn
     )
 
-    key = f"gen/{TASK}/00-{video['video_uuid']}.mp4"
+    key = f"gen/{TASK}/00-{video.video_uuid}.mp4"
     assert landed.s3_uri == f"s3://{s3_bucket}/{key}" and not landed.skipped and landed.method == "stream"
     assert landed.size_bytes == len(mp4_bytes) and landed.sha256 == hashlib.sha256(mp4_bytes).hexdigest()
     head = s3_client.head_object(Bucket=s3_bucket, Key=key)
     assert head["ContentType"] == "video/mp4" and head["ContentLength"] == len(mp4_bytes)
     assert head["Metadata"] == {
         "task-uuid": TASK,
-        "video-uuid": video["video_uuid"],
+        "video-uuid": video.video_uuid,
         "seed": "7",
         "cost": "0.15",
         "sha256": landed.sha256,
     }
     assert s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == mp4_bytes
-    assert landed.to_dict()["s3_uri"] == landed.s3_uri
+    assert landed.video is video and landed.video_uuid == video.video_uuid
 
 
 def test_three_videos_three_objects_and_rerun_copies_nothing(
@@ -77,17 +86,15 @@ def test_three_videos_three_objects_and_rerun_copies_nothing(
 ) -> None:
     bodies = [os.urandom(3000 + i) for i in range(3)]
     videos = [_video(media_server, body, seed=i) for i, body in enumerate(bodies)]
-    first = land_videos(videos, task_uuid=TASK, destination=f"s3://{s3_bucket}", aws_conn_id=aws_conn)
+    first = land_videos(videos, task_uuid=TASK, location=_at(f"s3://{s3_bucket}"), aws_conn_id=aws_conn)
 
-    assert _keys(s3_client, s3_bucket) == [
-        f"{TASK}/{i:02d}-{v['video_uuid']}.mp4" for i, v in enumerate(videos)
-    ]
+    assert _keys(s3_client, s3_bucket) == [f"{TASK}/{i:02d}-{v.video_uuid}.mp4" for i, v in enumerate(videos)]
     assert [x.sha256 for x in first] == [hashlib.sha256(b).hexdigest() for b in bodies]
     assert s3_calls["PutObject"] == 3
     downloads = sum(media_server.requests.values())
 
     s3_calls.clear()
-    again = land_videos(videos, task_uuid=TASK, destination=f"s3://{s3_bucket}", aws_conn_id=aws_conn)
+    again = land_videos(videos, task_uuid=TASK, location=_at(f"s3://{s3_bucket}"), aws_conn_id=aws_conn)
     assert [x.skipped for x in again] == [True, True, True]
     assert [(x.s3_uri, x.sha256, x.size_bytes) for x in again] == [
         (x.s3_uri, x.sha256, x.size_bytes) for x in first
@@ -100,9 +107,11 @@ def test_rerun_with_reordered_results_still_skips(
     aws_conn: str, s3_bucket: str, media_server: MediaServer, s3_calls: Counter[str]
 ) -> None:
     videos = [_video(media_server, os.urandom(100)) for _ in range(2)]
-    land_videos(videos, task_uuid=TASK, destination=f"s3://{s3_bucket}/p", aws_conn_id=aws_conn)
+    land_videos(videos, task_uuid=TASK, location=_at(f"s3://{s3_bucket}/p"), aws_conn_id=aws_conn)
     s3_calls.clear()
-    again = land_videos(videos[::-1], task_uuid=TASK, destination=f"s3://{s3_bucket}/p", aws_conn_id=aws_conn)
+    again = land_videos(
+        videos[::-1], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/p"), aws_conn_id=aws_conn
+    )
     assert all(x.skipped for x in again) and _writes(s3_calls) == 0
 
 
@@ -114,7 +123,7 @@ def test_large_video_goes_multipart_with_bounded_parts(
     (landed,) = land_videos(
         [video],
         task_uuid=TASK,
-        destination=f"s3://{s3_bucket}/big/",
+        location=_at(f"s3://{s3_bucket}/big/"),
         aws_conn_id=aws_conn,
         chunk_size=5 * MiB,
     )
@@ -140,10 +149,10 @@ def test_expired_url_is_refreshed_once(
         return fresh
 
     (landed,) = land_videos(
-        [video], task_uuid=TASK, destination=f"s3://{s3_bucket}/", aws_conn_id=aws_conn, refresh_url=refresh
+        [video], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/"), aws_conn_id=aws_conn, refresh_url=refresh
     )
-    assert asked == [video["video_uuid"]]
-    assert landed.size_bytes == len(mp4_bytes) and landed.s3_uri.endswith(f"00-{video['video_uuid']}.mp4")
+    assert asked == [video.video_uuid]
+    assert landed.size_bytes == len(mp4_bytes) and landed.s3_uri.endswith(f"00-{video.video_uuid}.mp4")
 
 
 @pytest.mark.parametrize("refresh_answer", ["none", "still-expired", "no-callable"])
@@ -162,13 +171,13 @@ def test_unrefreshable_url_names_both_uuids(
         land_videos(
             [video],
             task_uuid=TASK,
-            destination=f"s3://{s3_bucket}/",
+            location=_at(f"s3://{s3_bucket}/"),
             aws_conn_id=aws_conn,
             refresh_url=None if refresh_answer == "no-callable" else refresh,
         )
     error = info.value
     assert error.category == "not_found" and error.code == "mediaExpired" and error.task_uuid == TASK
-    assert TASK in str(error) and video["video_uuid"] in str(error) and error.details["video_uuid"]
+    assert TASK in str(error) and video.video_uuid in str(error) and error.details["video_uuid"]
     assert len(asked) == (0 if refresh_answer == "no-callable" else 1)  # refreshed at most once
     assert _keys(s3_client, s3_bucket) == []
 
@@ -179,17 +188,16 @@ def test_content_length_mismatch_fails_and_leaves_nothing(
 ) -> None:
     body = os.urandom(size)
     video = _video(media_server, body, content_length=size + 1000)  # the server closes early
-    with pytest.raises(RunwareTransportError, match=video["video_uuid"]):
+    with pytest.raises(RunwareTransportError, match=video.video_uuid):
         land_videos(
             [video],
             task_uuid=TASK,
-            destination=f"s3://{s3_bucket}/",
+            location=_at(f"s3://{s3_bucket}/"),
             aws_conn_id=aws_conn,
             chunk_size=5 * MiB,
-            max_attempts=2,
-            retry_backoff=0.01,
+            retry=RetryPolicy(max_retries=2, backoff_base=0.01),
         )
-    assert media_server.routes[f"/video/{video['video_uuid']}.mp4"].hits == 2
+    assert media_server.routes[f"/video/{video.video_uuid}.mp4"].hits == 2
     assert _keys(s3_client, s3_bucket) == []
     assert s3_client.list_multipart_uploads(Bucket=s3_bucket).get("Uploads", []) == []
 
@@ -199,7 +207,7 @@ def test_transient_5xx_is_retried(
 ) -> None:
     video = _video(media_server, mp4_bytes, fail_with=[503])
     (landed,) = land_videos(
-        [video], task_uuid=TASK, destination=f"s3://{s3_bucket}/", aws_conn_id=aws_conn, retry_backoff=0.01
+        [video], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/"), aws_conn_id=aws_conn, retry=FAST_RETRY
     )
     assert landed.size_bytes == len(mp4_bytes)
 
@@ -207,12 +215,12 @@ def test_transient_5xx_is_retried(
 def test_format_from_url_or_output_format(
     aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer
 ) -> None:
-    webm = {"video_uuid": "v-webm", "video_url": media_server.add("/x.webm", b"\x1a\x45\xdf\xa3" + b"0" * 50)}
-    mov = {"video_uuid": "v-mov", "video_url": media_server.add("/no-extension", b"\x00" * 40)}
+    webm = VideoResult(TASK, "v-webm", media_server.add("/x.webm", b"\x1a\x45\xdf\xa3" + b"0" * 50))
+    mov = VideoResult(TASK, "v-mov", media_server.add("/no-extension", b"\x00" * 40))
     landed = land_videos(
         [webm, mov],
         task_uuid=TASK,
-        destination=f"s3://{s3_bucket}/",
+        location=_at(f"s3://{s3_bucket}/"),
         aws_conn_id=aws_conn,
         output_format="MOV",
     )
@@ -226,19 +234,19 @@ def test_missing_destination_bucket_is_a_clear_error(
 ) -> None:
     video = _video(media_server, mp4_bytes)
     with pytest.raises(RunwareNotFoundError, match="bucket does not exist") as info:
-        land_videos([video], task_uuid=TASK, destination="s3://no-such-bucket-b4/", aws_conn_id=aws_conn)
+        land_videos([video], task_uuid=TASK, location=_at("s3://no-such-bucket-b4/"), aws_conn_id=aws_conn)
     assert info.value.code == "noSuchBucket" and not info.value.retryable
 
 
 def test_bad_destination_and_unsafe_ids(
     aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer
 ) -> None:
+    with pytest.raises(InvalidRequestError, match="s3://bucket"):
+        _at("https://bucket/prefix")
     with pytest.raises(InvalidRequestError):
-        land_videos([], task_uuid=TASK, destination="https://bucket/prefix")
-    with pytest.raises(InvalidRequestError):
-        land_videos([], task_uuid="../x", destination=f"s3://{s3_bucket}/")
-    odd = {"video_uuid": "../../etc/passwd", "video_url": media_server.add("/odd.mp4", b"x" * 10)}
-    (landed,) = land_videos([odd], task_uuid=TASK, destination=f"s3://{s3_bucket}/p/", aws_conn_id=aws_conn)
+        land_videos([], task_uuid="../x", location=_at(f"s3://{s3_bucket}/"))
+    odd = VideoResult(TASK, "../../etc/passwd", media_server.add("/odd.mp4", b"x" * 10))
+    (landed,) = land_videos([odd], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/p/"), aws_conn_id=aws_conn)
     assert landed.s3_uri.startswith(f"s3://{s3_bucket}/p/{TASK}/00-v") and ".." not in landed.s3_uri
     assert parse_s3_uri("s3://b/a/b.mp4").key == "a/b.mp4"
     assert object_key("out", TASK, 3, "v", "mp4") == f"out/{TASK}/03-v.mp4"
@@ -261,7 +269,7 @@ def test_presigned_put_then_verify_delivered(
 
     masked: list[str] = []
     monkeypatch.setattr(airflow.sdk.log, "mask_secret", masked.append)
-    destination = f"s3://{s3_bucket}/direct/"
+    destination = _at(f"s3://{s3_bucket}/direct/")
     key = delivery_key(destination, "fingerprint-or-task-uuid", "MP4")
     assert key == "direct/_delivered/fingerprint-or-task-uuid.mp4"
     url = presigned_put_url(destination, key, aws_conn_id=aws_conn, expires=600)
@@ -269,47 +277,43 @@ def test_presigned_put_then_verify_delivered(
     assert httpx.put(url, content=mp4_bytes).status_code == 200  # what Runware does when done
 
     video = _video(media_server, mp4_bytes, seed=5)
-    landed = verify_delivered(video, task_uuid=TASK, destination=destination, key=key, aws_conn_id=aws_conn)
+    landed = verify_delivered(video, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn)
     assert landed is not None and landed.method == "upload_endpoint" and not landed.skipped
     assert landed.sha256 == hashlib.sha256(mp4_bytes).hexdigest() and landed.size_bytes == len(mp4_bytes)
-    final = f"direct/{TASK}/00-{video['video_uuid']}.mp4"
+    final = f"direct/{TASK}/00-{video.video_uuid}.mp4"
     assert landed.s3_uri == f"s3://{s3_bucket}/{final}" and _keys(s3_client, s3_bucket) == [final]  # moved
     head = s3_client.head_object(Bucket=s3_bucket, Key=final)
-    assert (
-        head["Metadata"]["video-uuid"] == video["video_uuid"] and head["Metadata"]["sha256"] == landed.sha256
-    )
+    assert head["Metadata"]["video-uuid"] == video.video_uuid and head["Metadata"]["sha256"] == landed.sha256
     assert head["ContentType"] == "video/mp4"
-    assert media_server.requests[f"HEAD /video/{video['video_uuid']}.mp4"] == 1  # size check only
+    assert media_server.requests[f"HEAD /video/{video.video_uuid}.mp4"] == 1  # size check only
 
     # Reruns (verify again, or the streamed-copy path) find it and copy nothing.
     s3_calls.clear()
-    again = verify_delivered(video, task_uuid=TASK, destination=destination, key=key, aws_conn_id=aws_conn)
+    again = verify_delivered(video, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn)
     assert again is not None and again.skipped and again.s3_uri == landed.s3_uri
-    (copied,) = land_videos([video], task_uuid=TASK, destination=destination, aws_conn_id=aws_conn)
+    (copied,) = land_videos([video], task_uuid=TASK, location=destination, aws_conn_id=aws_conn)
     assert copied.skipped and copied.sha256 == landed.sha256 and _writes(s3_calls) == 0
-    assert media_server.requests[f"GET /video/{video['video_uuid']}.mp4"] == 0
+    assert media_server.requests[f"GET /video/{video.video_uuid}.mp4"] == 0
 
 
 def test_verify_delivered_missing_or_wrong_size_falls_back(
     aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer, mp4_bytes: bytes
 ) -> None:
-    destination = f"s3://{s3_bucket}/"
+    destination = _at(f"s3://{s3_bucket}/")
     video = _video(media_server, mp4_bytes)
     key = delivery_key(destination, TASK)
     assert (
-        verify_delivered(video, task_uuid=TASK, destination=destination, key=key, aws_conn_id=aws_conn)
-        is None
+        verify_delivered(video, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn) is None
     )
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=mp4_bytes[:100])  # a truncated delivery
     assert (
-        verify_delivered(video, task_uuid=TASK, destination=destination, key=key, aws_conn_id=aws_conn)
-        is None
+        verify_delivered(video, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn) is None
     )
     assert _keys(s3_client, s3_bucket) == []  # the implausible object is removed
     (landed,) = land_task_outputs(
         [video],
         task_uuid=TASK,
-        destination=destination,
+        location=destination,
         aws_conn_id=aws_conn,
         delivered=key,
         delivery_grace_seconds=0.3,
@@ -322,7 +326,7 @@ def test_late_delivery_is_awaited_instead_of_downloaded(
 ) -> None:
     import threading
 
-    destination = f"s3://{s3_bucket}/late/"
+    destination = _at(f"s3://{s3_bucket}/late/")
     video = _video(media_server, mp4_bytes)
     key = delivery_key(destination, "token-late")
     # Runware reports success first and finishes its PUT a moment later.
@@ -330,18 +334,18 @@ def test_late_delivery_is_awaited_instead_of_downloaded(
     put.start()
     try:
         (landed,) = land_task_outputs(
-            [video], task_uuid=TASK, destination=destination, aws_conn_id=aws_conn, delivered=key
+            [video], task_uuid=TASK, location=destination, aws_conn_id=aws_conn, delivered=key
         )
     finally:
         put.join()
     assert landed.method == "upload_endpoint" and landed.size_bytes == len(mp4_bytes)
-    assert media_server.requests[f"GET /video/{video['video_uuid']}.mp4"] == 0  # never downloaded
+    assert media_server.requests[f"GET /video/{video.video_uuid}.mp4"] == 0  # never downloaded
     # An implausible delivery is not waited for: refused at once, then copied.
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=mp4_bytes[:10])
-    other = {**video, "video_uuid": "22222222-3333-4444-8555-666666666666"}
+    other = dataclasses.replace(video, video_uuid="22222222-3333-4444-8555-666666666666")
     started = time.monotonic()
     (copied,) = land_task_outputs(
-        [other], task_uuid=TASK + "x", destination=destination, aws_conn_id=aws_conn, delivered=key
+        [other], task_uuid=TASK + "x", location=destination, aws_conn_id=aws_conn, delivered=key
     )
     assert copied.method == "stream" and time.monotonic() - started < 5
 
@@ -376,14 +380,14 @@ def test_sensor_flow_lands_a_task_submitted_elsewhere(
     _wait_done(runware_hook, task_uuid, 2)
 
     landed = land_task_outputs(
-        task_uuid=task_uuid, hook=runware_hook, destination=f"s3://{s3_bucket}/s/", aws_conn_id=aws_conn
+        task_uuid=task_uuid, hook=runware_hook, location=_at(f"s3://{s3_bucket}/s/"), aws_conn_id=aws_conn
     )
     assert len(landed) == 2 and not any(x.skipped for x in landed)
     for item in landed:
         body = s3_client.get_object(Bucket=s3_bucket, Key=parse_s3_uri(item.s3_uri).key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == item.sha256 and body[4:8] == b"ftyp"
     again = land_task_outputs(
-        task_uuid=task_uuid, hook=runware_hook, destination=f"s3://{s3_bucket}/s/", aws_conn_id=aws_conn
+        task_uuid=task_uuid, hook=runware_hook, location=_at(f"s3://{s3_bucket}/s/"), aws_conn_id=aws_conn
     )
     assert all(x.skipped for x in again)
 
@@ -400,7 +404,7 @@ def test_emulator_expired_url_cannot_be_refreshed(
     emulator.advance_clock(120)  # past the ttl: the URL answers 410, and getResponse returns the same URL
     with pytest.raises(RunwareNotFoundError) as info:
         land_task_outputs(
-            task_uuid=task_uuid, hook=runware_hook, destination=f"s3://{s3_bucket}/", aws_conn_id=aws_conn
+            task_uuid=task_uuid, hook=runware_hook, location=_at(f"s3://{s3_bucket}/"), aws_conn_id=aws_conn
         )
     assert task_uuid in str(info.value) and "HTTP 410" in str(info.value)
     assert emulator.ledger()["expired_downloads"] == 2  # the first try and the one refresh
@@ -411,7 +415,7 @@ def test_emulator_delivers_to_presigned_put(
     emulator: Any, runware_hook: RunwareHook, aws_conn: str, s3_client: Any, s3_bucket: str
 ) -> None:
     emulator.set_faults(media_scale=0.1)
-    destination = f"s3://{s3_bucket}/d/"
+    destination = _at(f"s3://{s3_bucket}/d/")
     task_uuid = str(uuid.uuid4())
     request = WanVideoRequest(positive_prompt="x", width=1280, height=720, duration=2)
     assert upload_endpoint_eligible(request)
@@ -426,7 +430,7 @@ def test_emulator_delivers_to_presigned_put(
     (landed,) = land_task_outputs(
         [result],
         task_uuid=task_uuid,
-        destination=destination,
+        location=destination,
         aws_conn_id=aws_conn,
         hook=runware_hook,
         delivered=key,

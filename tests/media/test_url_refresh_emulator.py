@@ -63,7 +63,7 @@ def test_expired_urls_are_refreshed_once_and_landed(
         results,
         task_uuid=task_uuid,
         hook=runware_hook,
-        destination=f"s3://{s3_bucket}/r/",
+        location=parse_s3_uri(f"s3://{s3_bucket}/r/", require_key=False),
         aws_conn_id=aws_conn,
     )
 
@@ -94,7 +94,7 @@ def test_without_a_fresh_url_the_error_names_task_and_video(
             [result],
             task_uuid=task_uuid,
             hook=runware_hook,
-            destination=f"s3://{s3_bucket}/",
+            location=parse_s3_uri(f"s3://{s3_bucket}/", require_key=False),
             aws_conn_id=aws_conn,
         )
 
