@@ -229,10 +229,6 @@ class Call:
     tasks: list[dict[str, Any]]
     parse: Callable[[Envelope, int], Any]
 
-    @property
-    def task_types(self) -> str:
-        return _task_types(self.tasks)
-
 
 def submit_call(request: WanVideoRequest, task_uuid: str) -> Call:
     return Call(

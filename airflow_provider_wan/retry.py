@@ -4,7 +4,8 @@ Built on tenacity (as Airflow's dbt Cloud and HTTP hooks are): :class:`RetryPoli
 (the ``runware`` connection's extras ``max_retries``, ``backoff_base``, ``backoff_max``,
 ``retry_max_seconds``) and makes ``Retrying`` / ``AsyncRetrying`` objects from them:
 
-* one retryable set (:func:`is_retryable`): transport failures and HTTP 408/425/429/5xx;
+* one retryable set (:func:`is_retryable`): ``RunwareError.retryable``, so transport failures and HTTP
+  408/425/429/5xx (:func:`retryable_status`) but never a rejected key, a missing bucket or a bad request;
 * full-jitter exponential backoff capped by ``backoff_max``; at most ``max_retries`` attempts and
   ``retry_max_seconds`` in all;
 * a server's ``Retry-After`` is waited in full, past ``backoff_max``, when it fits in the time left;
@@ -32,7 +33,7 @@ from tenacity import (
 )
 from tenacity.retry import retry_base
 
-from airflow_provider_wan.errors import RunwareError, RunwareTransportError
+from airflow_provider_wan.errors import RunwareError
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,9 @@ def retryable_status(status: int) -> bool:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """The retryable set: the transport failed, or the server answered 408/425/429/5xx."""
-    if isinstance(exc, RunwareTransportError):
-        return True
-    return isinstance(exc, RunwareError) and exc.http_status is not None and retryable_status(exc.http_status)
+    """The retryable set is the error taxonomy's: ``RunwareError.retryable`` (rate limit, server, transport,
+    timeout, provider). A 408/425/429/5xx answer raises such an error unless its code says otherwise."""
+    return isinstance(exc, RunwareError) and exc.retryable
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
@@ -141,13 +141,3 @@ class RetryPolicy:
             )
             error.args = (error.message,)
         raise error
-
-
-__all__ = [
-    "RETRYABLE_STATUSES",
-    "RetryPolicy",
-    "is_retryable",
-    "retry_after_of",
-    "retry_after_seconds",
-    "retryable_status",
-]

@@ -27,7 +27,7 @@ from airflow_provider_wan.errors import (
 from airflow_provider_wan.hooks.runware import RunwareHook, config_from_connection
 from airflow_provider_wan.models import WanVideoRequest
 from airflow_provider_wan.responses import VideoResult
-from airflow_provider_wan.retry import RetryPolicy
+from airflow_provider_wan.retry import RetryPolicy, is_retryable, retryable_status
 from tests.conftest import API_KEY
 
 BASE = "https://runware.test/v1"
@@ -502,3 +502,22 @@ def test_progress_on_result_items_and_on_the_task() -> None:
     with _client() as client:
         state = client.get_responses([TASK])[TASK]
     assert state.progress == 35.0 and state.results[0].progress == 100.0
+
+
+@pytest.mark.parametrize(
+    ("error", "retried"),
+    [
+        (RunwareTransportError("connection reset"), True),
+        (RunwareError("busy", http_status=503), True),
+        (RunwareError("too early", http_status=425), True),
+        (RunwareError("slow", http_status=408), True),
+        (RunwareError("queue full", code="rateLimitExceeded", http_status=429), True),
+        (RunwareError("no", code="invalidApiKey", http_status=401), False),
+        (RunwareError("bad", code="invalidPositivePrompt", http_status=500), False),  # the code decides
+        (RunwareError("gone", http_status=404), False),
+        (ValueError("not ours"), False),
+    ],
+)
+def test_one_retryable_set_for_api_calls_and_landing(error: BaseException, retried: bool) -> None:
+    assert is_retryable(error) is retried
+    assert retryable_status(503) and retryable_status(425) and not retryable_status(404)

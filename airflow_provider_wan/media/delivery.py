@@ -178,12 +178,3 @@ def _url_size(url: str, http_client: httpx.Client | None) -> int | None:
     finally:
         if http_client is None:
             client.close()
-
-
-__all__ = [
-    "DELIVERY_GRACE_SECONDS",
-    "delivery_key",
-    "presigned_put_url",
-    "upload_endpoint_eligible",
-    "verify_delivered",
-]

@@ -251,11 +251,18 @@ class _Lander:
                 return landed
             except _Expired as exc:
                 if refreshed or refresh_url is None:
-                    raise _gone(video, task_uuid, str(exc), refreshed) from None
+                    how = (
+                        "even after refreshing its URL once"
+                        if refreshed
+                        else "and no way to refresh the URL was given"
+                    )
+                    raise _gone(video, task_uuid, str(exc), how) from None
                 log.warning("Download of %s failed (%s): asking Runware for a fresh URL once", what, exc)
                 url, refreshed = refresh_url(video.video_uuid), True
                 if not url:
-                    raise _gone(video, task_uuid, str(exc), refreshed, refresh_failed=True) from None
+                    raise _gone(
+                        video, task_uuid, str(exc), "and Runware returned no fresh URL for it"
+                    ) from None
 
     def _copy(self, url: str, key: str, video: VideoResult, fmt: MediaFormat, what: str) -> LandedVideo:
         try:
@@ -306,19 +313,10 @@ class _Lander:
         return landed
 
 
-def _gone(
-    video: VideoResult, task_uuid: str, reason: str, refreshed: bool, refresh_failed: bool = False
-) -> RunwareError:
-    if refresh_failed:
-        how = "and Runware returned no fresh URL for it"
-    elif refreshed:
-        how = "even after refreshing its URL once"
-    else:
-        how = "and no way to refresh the URL was given"
+def _gone(video: VideoResult, task_uuid: str, reason: str, how: str) -> RunwareError:
     return RunwareNotFoundError(
-        f"Output video {video.video_uuid} of task {task_uuid} cannot be downloaded ({reason}) {how}; "
-        "its URL has probably expired (raise the request's ttl, land outputs sooner). "
-        "It is not regenerated.",
+        f"Output video {video.video_uuid} of task {task_uuid} cannot be downloaded ({reason}) {how}; its URL "
+        "has probably expired (raise the request's ttl, land outputs sooner). It is not regenerated.",
         code="mediaExpired",
         category="not_found",
         task_uuid=task_uuid,
@@ -428,14 +426,3 @@ def runware_url_refresher(hook: RunwareHook, task_uuid: str) -> RefreshUrl:
         return None
 
     return refresh
-
-
-__all__ = [
-    "DEFAULT_CHUNK_SIZE",
-    "LANDING_RETRY",
-    "LandedVideo",
-    "TaskFolder",
-    "land_videos",
-    "object_key",
-    "runware_url_refresher",
-]

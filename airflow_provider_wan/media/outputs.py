@@ -81,6 +81,3 @@ def land_task_outputs(
             )
     refresh = runware_url_refresher(hook, task_uuid) if hook is not None else None
     return land_videos(videos, refresh_url=refresh, **common, **options)
-
-
-__all__ = ["land_task_outputs"]
