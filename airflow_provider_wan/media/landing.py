@@ -227,14 +227,16 @@ class _Lander:
     """Copies the videos of one task (one S3 client, one HTTP client, one listing of the task folder)."""
 
     folder: TaskFolder
+    location: S3Location
+    output_format: str | None
     http: httpx.Client
     chunk_size: int
     retry: RetryPolicy
     transfer: Any  # boto3's TransferConfig: part size, parts uploading and parts held in memory
 
-    def land(
-        self, key: str, video: VideoResult, fmt: MediaFormat, refresh_url: RefreshUrl | None
-    ) -> LandedVideo:
+    def land(self, index: int, video: VideoResult, refresh_url: RefreshUrl | None) -> LandedVideo:
+        fmt = output_format_for(self.output_format, video.video_url)
+        key = video_key(self.location, self.folder.task_uuid, index, video, fmt.ext)
         task_uuid = self.folder.task_uuid
         found = self.folder.existing(video, key)
         if found is not None:
@@ -388,14 +390,8 @@ def land_videos(
         )
         # Parts read but not yet uploaded: with the one being read, memory is (concurrency + 1) chunks.
         transfer.max_in_memory_upload_chunks = concurrency
-        lander = _Lander(folder, http, chunk_size, retry, transfer)
-        landed = []
-        for index, video in enumerate(videos):
-            fmt = output_format_for(output_format, video.video_url)
-            landed.append(
-                lander.land(video_key(location, task_uuid, index, video, fmt.ext), video, fmt, refresh_url)
-            )
-        return landed
+        lander = _Lander(folder, location, output_format, http, chunk_size, retry, transfer)
+        return [lander.land(index, video, refresh_url) for index, video in enumerate(videos)]
     finally:
         if http_client is None:
             http.close()
