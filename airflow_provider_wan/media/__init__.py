@@ -6,18 +6,7 @@ provider's S3Hook) and PyAV are imported only inside the functions that need the
 
 from __future__ import annotations
 
-from airflow_provider_wan.media.inputs import (
-    DEFAULT_LIMITS,
-    MediaLimits,
-    ResolvedInputs,
-    ResolvedMedia,
-    S3InputMode,
-    classify_reference,
-    is_placeholder,
-    needs_resolution,
-    prevalidate_request,
-    resolve_media_inputs,
-)
+from airflow_provider_wan.media.checks import DEFAULT_LIMITS, MediaLimits, S3InputMode, check_media_inputs
 from airflow_provider_wan.media.landing import land_task_outputs
 from airflow_provider_wan.media.outputs import (
     DEFAULT_CHUNK_SIZE,
@@ -30,8 +19,16 @@ from airflow_provider_wan.media.outputs import (
     upload_endpoint_eligible,
     verify_delivered,
 )
+from airflow_provider_wan.media.references import classify_reference
 from airflow_provider_wan.media.s3 import S3Location, parse_s3_uri
-from airflow_provider_wan.media.storage import StoredMedia, deterministic_task_uuid, upload_idempotent
+from airflow_provider_wan.media.uploads import (
+    ResolvedInputs,
+    ResolvedMedia,
+    StoredMedia,
+    deterministic_task_uuid,
+    resolve_media_inputs,
+    upload_idempotent,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -43,17 +40,15 @@ __all__ = [
     "S3InputMode",
     "S3Location",
     "StoredMedia",
+    "check_media_inputs",
     "classify_reference",
     "delivery_key",
     "deterministic_task_uuid",
-    "is_placeholder",
     "land_task_outputs",
     "land_videos",
-    "needs_resolution",
     "object_key",
     "parse_s3_uri",
     "presigned_put_url",
-    "prevalidate_request",
     "resolve_media_inputs",
     "runware_url_refresher",
     "upload_endpoint_eligible",
