@@ -191,8 +191,7 @@ def _choice(allowed: Sequence[Any]) -> Callable[[Any, ValidationInfo], Any]:
             for choice in allowed:
                 if str(choice).lower() == folded:
                     return choice
-        got = "" if isinstance(value, str) else f", got {_type_name(value)}"
-        raise _rule(None, f"must be one of the allowed values{got}", allowed=list(allowed))
+        raise _rule(None, f"unsupported value {_shown(value)}", allowed=list(allowed))
 
     return check
 

@@ -348,6 +348,18 @@ def test_errors_name_the_allowed_values(kwargs: dict[str, Any], allowed: list[An
     assert info.value.allowed_values == allowed
     for value in allowed:
         assert str(value) in str(info.value)
+    assert str(info.value).count("allowed") == 1  # the list is printed once, not in the message too
+
+
+def test_unknown_parameter_lists_the_allowed_names_once() -> None:
+    with pytest.raises(InvalidRequestError) as info:
+        WanVideoRequest(**T2V, bogus=1)
+    assert (info.value.parameter, info.value.code) == ("bogus", "unknownParameter")
+    assert str(info.value).count("positive_prompt") == 1
+    with pytest.raises(InvalidRequestError) as info:
+        WanVideoRequest.from_wire({**wire_of(T2V), "settings": {"fps": 30}})
+    assert info.value.allowed_values == ["audio", "promptEnhancer", "shotType"]
+    assert str(info.value).count("promptEnhancer") == 1
 
 
 def test_range_errors_carry_min_and_max() -> None:
