@@ -60,12 +60,6 @@ def rule(
     return PydanticCustomError(code, message, {"parameter": parameter, **ctx} if parameter else ctx or None)
 
 
-# ----------------------------------------------------------------------------------------------------
-# Field types. Strict() keeps pydantic from coercing; the before-validators do the lax conversions of
-# templated Python input, and nothing in wire mode (from_wire passes context {"strict": True}).
-# ----------------------------------------------------------------------------------------------------
-
-
 def parse_request_text(text: str) -> Any:
     """The value a string ``request`` holds: JSON, else a Python literal (the caller checks it is a dict).
 
@@ -83,6 +77,12 @@ def parse_request_text(text: str) -> Any:
         raise InvalidRequestError(
             "a string request must be a JSON object or a Python dict literal", parameter="request"
         ) from None
+
+
+# ----------------------------------------------------------------------------------------------------
+# Field types. Strict() keeps pydantic from coercing; the before-validators do the lax conversions of
+# templated Python input, and nothing in wire mode (from_wire passes context {"strict": True}).
+# ----------------------------------------------------------------------------------------------------
 
 
 def is_strict(info: ValidationInfo) -> bool:
