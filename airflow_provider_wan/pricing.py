@@ -22,14 +22,7 @@ from typing import Any, Final
 
 from airflow_provider_wan.models import Tier, WanVideoRequest
 
-__all__ = [
-    "PRICE_PER_SECOND",
-    "CostEstimate",
-    "estimate",
-    "estimate_cost",
-    "rate_per_second",
-    "request_tier",
-]
+__all__ = ["PRICE_PER_SECOND", "CostEstimate", "estimate"]
 
 #: USD per billed video second, by output tier.
 PRICE_PER_SECOND: Final[dict[Tier, float]] = {"720p": 0.10, "1080p": 0.15}
@@ -64,16 +57,6 @@ class CostEstimate:
         return asdict(self)
 
 
-def request_tier(request: WanVideoRequest) -> Tier:
-    """The billing tier of a request (preset of width/height, else resolution, default 1080p)."""
-    return request.tier
-
-
-def rate_per_second(tier: Tier) -> float:
-    """USD per second for a tier."""
-    return PRICE_PER_SECOND[tier]
-
-
 def estimate(request: WanVideoRequest, input_video_seconds: float = 0.0) -> CostEstimate:
     """Itemised cost of ``request``; ``input_video_seconds`` is the total length of its input videos."""
     seconds_in = _input_seconds(input_video_seconds)
@@ -92,11 +75,6 @@ def estimate(request: WanVideoRequest, input_video_seconds: float = 0.0) -> Cost
         output_seconds=output_seconds,
         input_seconds=float(seconds_in),
     )
-
-
-def estimate_cost(request: WanVideoRequest, input_video_seconds: float = 0.0) -> float:
-    """USD: rate x (duration x numberResults + input_video_seconds), rounded to 4 decimals."""
-    return estimate(request, input_video_seconds).total_usd
 
 
 def _input_seconds(value: Any) -> Decimal:

@@ -178,10 +178,10 @@ def test_templated_destination_lands(emulator, bucket) -> None:  # type: ignore[
 
 
 def test_oversize_input_fails_before_any_request(emulator, bucket, capfd, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from airflow_provider_wan.media import inputs
+    from airflow_provider_wan.media import checks
 
     size = bucket.head_object(Bucket=BUCKET, Key="inputs/product.png")["ContentLength"]
-    monkeypatch.setattr(inputs, "DEFAULT_LIMITS", inputs.MediaLimits(max_image_bytes=size - 1))
+    monkeypatch.setattr(checks, "DEFAULT_LIMITS", checks.MediaLimits(max_image_bytes=size - 1))
     dr = _run("wan_s3_bad_input", image="s3://wan-it/inputs/product.png")
     assert dr.state == "failed"
     assert emulator.ledger()["http_requests"] == 0

@@ -11,14 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_wan.models import SIZE_PRESETS, WanVideoRequest
-from airflow_provider_wan.pricing import (
-    PRICE_PER_SECOND,
-    CostEstimate,
-    estimate,
-    estimate_cost,
-    rate_per_second,
-    request_tier,
-)
+from airflow_provider_wan.pricing import PRICE_PER_SECOND, CostEstimate, estimate
 
 UUID_A = "aac49721-1964-481a-ae78-8a4e29b91402"
 S720: dict[str, Any] = {"positive_prompt": "x", "width": 1280, "height": 720}
@@ -27,8 +20,8 @@ S1080: dict[str, Any] = {"positive_prompt": "x", "width": 1920, "height": 1080}
 
 def test_price_table() -> None:
     assert PRICE_PER_SECOND == {"720p": 0.10, "1080p": 0.15}
-    assert rate_per_second("720p") == 0.10
-    assert rate_per_second("1080p") == 0.15
+    assert PRICE_PER_SECOND["720p"] == 0.10
+    assert PRICE_PER_SECOND["1080p"] == 0.15
 
 
 @pytest.mark.parametrize(
@@ -57,17 +50,16 @@ def test_price_table() -> None:
         ({"frame_images": [UUID_A], "duration": 2, "resolution": "720p"}, 0, 0.2),
     ],
 )
-def test_estimate_cost(kwargs: dict[str, Any], input_seconds: Any, expected: float) -> None:
+def test_estimate_total(kwargs: dict[str, Any], input_seconds: Any, expected: float) -> None:
     request = WanVideoRequest(**kwargs)
-    assert estimate_cost(request, input_seconds) == expected
     assert estimate(request, input_seconds).total_usd == expected
 
 
 @pytest.mark.parametrize("preset", list(SIZE_PRESETS.values()), ids=lambda p: p.name)
 def test_every_preset_is_billed_at_its_tier(preset: Any) -> None:
     request = WanVideoRequest(positive_prompt="x", width=preset.width, height=preset.height, duration=2)
-    assert request_tier(request) == preset.tier
-    assert estimate_cost(request) == {"720p": 0.2, "1080p": 0.3}[preset.tier]
+    assert request.tier == preset.tier
+    assert estimate(request).total_usd == {"720p": 0.2, "1080p": 0.3}[preset.tier]
 
 
 def test_estimate_is_itemised() -> None:
@@ -103,7 +95,7 @@ def test_describe_keeps_four_decimals() -> None:
 )
 def test_input_seconds_must_be_a_non_negative_number(bad: Any) -> None:
     with pytest.raises(ValueError, match="input_video_seconds"):
-        estimate_cost(WanVideoRequest(**S720), bad)
+        estimate(WanVideoRequest(**S720), bad)
 
 
 @given(
@@ -118,6 +110,6 @@ def test_formula(duration: int, number_results: int, tenths: int, hd: bool) -> N
     seconds = tenths / 10
     rate = Decimal("0.15") if hd else Decimal("0.10")
     exact = rate * (duration * number_results + Decimal(str(seconds)))
-    assert estimate_cost(request, seconds) == float(exact.quantize(Decimal("0.0001")))
+    assert estimate(request, seconds).total_usd == float(exact.quantize(Decimal("0.0001")))
     # never float noise: at most 4 decimals in the shortest repr
-    assert len(repr(estimate_cost(request, seconds)).partition(".")[2]) <= 4
+    assert len(repr(estimate(request, seconds).total_usd).partition(".")[2]) <= 4

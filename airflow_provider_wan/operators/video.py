@@ -16,7 +16,7 @@ from airflow_provider_wan.arguments import check_choice, finite_number, non_nega
 from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for
-from airflow_provider_wan.models import MODEL_ID, SIZE_PRESETS, WanVideoRequest
+from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, SIZE_PRESETS, WanVideoRequest
 from airflow_provider_wan.outcome import event_from_state, timeout_event
 from airflow_provider_wan.poller import PollCadence
 from airflow_provider_wan.pricing import estimate
@@ -26,10 +26,11 @@ if TYPE_CHECKING:
     from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.pricing import CostEstimate
 
 # Request fields accepted as operator keyword arguments (snake_case, as in WanVideoRequest).
-REQUEST_FIELDS: tuple[str, ...] = tuple(WanVideoRequest.model_fields)
+REQUEST_FIELDS: tuple[str, ...] = FIELD_NAMES
 LOG_EVERY_SECONDS = 10.0
 # The framework backstop fires this long after the trigger's own deadline, so the trigger's timeout
 # event (with its clear message) normally wins.
@@ -300,13 +301,11 @@ class WanVideoOperator(BaseOperator):
         return RunwareHook(runware_conn_id=self.runware_conn_id)
 
     def build_values(self) -> dict[str, Any]:
-        """The request parameters from ``request`` and the keyword arguments (no I/O, not yet validated)."""
-        from airflow_provider_wan.media.inputs import request_values
-
+        """The parameters of ``request`` (checked on its own) overridden by the keyword arguments (no I/O)."""
         values: dict[str, Any] = {}
         if self.request:
-            # Paths and s3:// URIs of videos/audio in the dict survive (the model alone refuses them).
-            values = request_values(self.request)
+            # Media references (paths, s3:// URIs) stay as given: they are resolved after the checks.
+            values = WanVideoRequest.from_any(self.request).model_dump(exclude_unset=True)
         for name in REQUEST_FIELDS:
             value = getattr(self, name, None)
             if name == "include_cost":
@@ -326,14 +325,12 @@ class WanVideoOperator(BaseOperator):
         return values
 
     def build_request(self) -> WanVideoRequest:
-        """The request validated against every Wan2.7 rule (no I/O).
+        """The request validated against every Wan2.7 rule (no I/O), media references unresolved.
 
-        Local paths and ``s3://`` references in videos/audio stand as deterministic placeholders here:
-        this request serves the estimate and the fingerprint; the submitted one has them resolved.
+        ``execute`` validates it once and carries this one object: it serves the estimate and the
+        fingerprint; the submitted copy has its media resolved (``model_copy``, nothing re-validated).
         """
-        from airflow_provider_wan.media.inputs import prevalidate_request
-
-        return prevalidate_request(self.build_values())
+        return WanVideoRequest.from_any(self.build_values())
 
     def _float_param(self, name: str) -> float | None:
         return optional_non_negative(
@@ -348,6 +345,7 @@ class WanVideoOperator(BaseOperator):
         """
         from airflow_provider_wan.media.s3 import parse_s3_uri
 
+        self._destination: S3Location | None = None
         if not isinstance(self.runware_conn_id, str) or not self.runware_conn_id.strip():
             raise InvalidRequestError("must be a non-empty connection id", parameter="runware_conn_id")
         if self.aws_conn_id is not None and (
@@ -356,7 +354,10 @@ class WanVideoOperator(BaseOperator):
             raise InvalidRequestError("must be a connection id or None", parameter="aws_conn_id")
         if self.s3_destination is not None:
             # "" or "None" (a template rendering nothing) would silently skip landing paid videos.
-            parse_s3_uri(self.s3_destination, parameter="s3_destination", require_key=False)
+            # Parsed once here; later steps take this S3Location.
+            self._destination = parse_s3_uri(
+                self.s3_destination, parameter="s3_destination", require_key=False
+            )
         elif self.delivery == "upload_endpoint":
             raise InvalidRequestError("delivery='upload_endpoint' needs s3_destination", parameter="delivery")
         if self.task_uuid not in (None, "") and not (
@@ -380,11 +381,10 @@ class WanVideoOperator(BaseOperator):
             raise AirflowFailException(str(err)) from err
 
     def _execute(self, context: Context) -> dict[str, Any] | None:
-        from airflow_provider_wan.media import inputs as media_inputs
+        from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs
 
         self.validate_arguments()
-        values = self.build_values()
-        checked = media_inputs.prevalidate_request(values)
+        checked = self.build_request()  # validated once; this one object is carried to the submit
         # The identity of the generation is the user's request, before inputs are uploaded or URLs
         # presigned (those differ per attempt and must not change the task UUID).
         fingerprint = checked.fingerprint()
@@ -395,11 +395,11 @@ class WanVideoOperator(BaseOperator):
         # A lower bound (input videos not yet probed): refuses before even reading the inputs.
         self._check_budget(estimate(checked, input_seconds or 0.0), budget, final=False)
 
-        media: media_inputs.CheckedInputs | None = None
-        if media_inputs.needs_resolution(values):
-            # Phase 1 only: read, check and probe the inputs; nothing is sent to Runware yet.
-            media = media_inputs.check_media_inputs(
-                values,
+        media: CheckedInputs | None = None
+        if checked.unresolved_media:
+            # Read, check and probe the inputs; nothing is sent to Runware yet.
+            media = check_media_inputs(
+                checked,
                 aws_conn_id=self.aws_conn_id,
                 s3_input_mode=self.s3_input_mode,
                 input_video_seconds=input_seconds,
@@ -428,8 +428,12 @@ class WanVideoOperator(BaseOperator):
         if media is not None:
             ti = context["ti"]
             request = media.resolve(hook=self.hook, scope=f"{ti.dag_id}/{ti.run_id}").request
-        if upload_url is not None:
-            request = request.replace(upload_endpoint=upload_url)
+        if upload_url is not None:  # our presigned URL, not user input: no re-validation
+            request = request.model_copy(update={"upload_endpoint": upload_url})
+        for ref in request.unresolved_media:  # the one check that nothing unresolved reaches Runware
+            raise InvalidRequestError(
+                f"{ref.form} reference was not resolved before submit", parameter=ref.parameter
+            )
 
         task_uuid, state = self._submit_or_attach(request, fingerprint, context)
         self._submitted_uuid = task_uuid

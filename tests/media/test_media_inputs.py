@@ -17,15 +17,9 @@ import respx
 
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.hooks.runware import RunwareHook
-from airflow_provider_wan.media import (
-    MediaLimits,
-    classify_reference,
-    deterministic_task_uuid,
-    is_placeholder,
-    needs_resolution,
-    prevalidate_request,
-    resolve_media_inputs,
-)
+from airflow_provider_wan.media.checks import MediaLimits, check_media_inputs
+from airflow_provider_wan.media.references import classify_reference
+from airflow_provider_wan.media.uploads import deterministic_task_uuid, resolve_media_inputs
 from airflow_provider_wan.models import WanVideoRequest
 from tests.media.conftest import MediaServer, make_mp4
 
@@ -35,6 +29,11 @@ RUNWARE = "https://runware.test/v1"
 
 def _t2v(**fields: Any) -> dict[str, Any]:
     return {"positive_prompt": "a fox", "width": 1280, "height": 720, "duration": 5, **fields}
+
+
+def needs_resolution(request: Any) -> bool:
+    """Whether the validated request holds references Runware cannot take as they are."""
+    return bool(WanVideoRequest.from_any(request).unresolved_media)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -150,7 +149,10 @@ def test_presigned_mode_masks_url_and_probes_remotely(
         s3_input_mode="presigned_url",
     )
     assert retry.request.reference_videos != resolved.request.reference_videos
-    assert retry.fingerprint == resolved.fingerprint and resolved.fingerprint
+    # So the task UUID derives from the user's request (the same on every attempt), never the resolved one.
+    assert retry.request.fingerprint() != resolved.request.fingerprint()
+    user = WanVideoRequest(**_t2v(reference_videos=[f"s3://{s3_bucket}/in/clip.mp4"]))
+    assert user.with_media({"inputs.referenceVideos[0]": url}) == resolved.request
 
 
 def test_large_image_is_uploaded_instead_of_inlined(
@@ -500,7 +502,7 @@ def test_errors_are_runware_family() -> None:
 
 def test_parse_time_imports_stay_light() -> None:
     code = (
-        "import sys, airflow_provider_wan.media as m; "
+        "import sys, airflow_provider_wan.media.checks, airflow_provider_wan.media.uploads, airflow_provider_wan.media.outputs; "
         "bad = [n for n in ('boto3', 'botocore', 'av', 'airflow.providers.amazon') if n in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )
@@ -508,21 +510,24 @@ def test_parse_time_imports_stay_light() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_prevalidate_gives_the_resolved_fingerprint_and_placeholders_never_pass(
+def test_the_validated_request_carries_references_unresolved_and_resolution_copies_it(
     tmp_path: Path, mp4_bytes: bytes, runware_hook: RunwareHook
 ) -> None:
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(mp4_bytes)
-    values = _t2v(reference_videos=[str(clip)], audio="s3://bucket/voice.wav")
-    pre = prevalidate_request(values)
-    assert pre == prevalidate_request(dict(values))  # deterministic
-    assert is_placeholder(pre.reference_videos[0]) and is_placeholder(pre.audio)  # type: ignore[index]
-    with pytest.raises(InvalidRequestError, match="placeholder"):
-        needs_resolution(pre)
-    with pytest.raises(InvalidRequestError, match="placeholder"):
-        resolve_media_inputs(pre, hook=runware_hook, scope=SCOPE)
-    resolved = resolve_media_inputs(_t2v(reference_videos=[str(clip)]), hook=runware_hook, scope=SCOPE)
-    assert resolved.fingerprint == prevalidate_request(_t2v(reference_videos=[str(clip)])).fingerprint()
+    request = WanVideoRequest(**_t2v(reference_videos=[str(clip)], audio="https://cdn.example/v.wav"))
+    assert request.reference_videos == [str(clip)]  # as the user wrote it, no placeholder
+    fingerprint = request.fingerprint()
+    assert (
+        fingerprint
+        == WanVideoRequest(
+            **_t2v(reference_videos=[str(clip)], audio="https://cdn.example/v.wav")
+        ).fingerprint()
+    )
+    resolved = resolve_media_inputs(request, hook=runware_hook, scope=SCOPE)
+    assert resolved.request.unresolved_media == () and uuid.UUID(resolved.request.reference_videos[0])  # type: ignore[index]
+    assert resolved.request.audio == request.audio and resolved.request.duration == request.duration
+    assert request.fingerprint() == fingerprint and request.reference_videos == [str(clip)]  # unchanged
 
 
 def test_s3_failure_while_probing_is_a_transient_s3_error(
@@ -561,8 +566,6 @@ def test_s3_failure_while_probing_is_a_transient_s3_error(
 def test_check_probes_without_runware_then_resolve_uploads(
     tmp_path: Path, aws_conn: str, emulator: Any, runware_hook: RunwareHook
 ) -> None:
-    from airflow_provider_wan.media.inputs import check_media_inputs
-
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(make_mp4(seconds=2.0))
     request = _t2v(reference_videos=[str(clip), "https://cdn.example.com/ref.mp4"])
@@ -570,7 +573,7 @@ def test_check_probes_without_runware_then_resolve_uploads(
     # Probed 2 s of the file plus the stated 3 s of the URL video, and nothing sent to Runware yet:
     # a caller can refuse the budget at this point for free.
     assert checked.input_video_seconds == pytest.approx(5.0)
-    assert checked.fingerprint == prevalidate_request(request).fingerprint()
+    assert checked.request == WanVideoRequest(**request)  # validated once, carried as is
     assert emulator.ledger()["http_requests"] == 0
 
     resolved = checked.resolve(hook=runware_hook, scope=SCOPE)
@@ -578,26 +581,24 @@ def test_check_probes_without_runware_then_resolve_uploads(
     stored, url = resolved.request.reference_videos or []
     assert resolved.media[0].media_uuid == stored and url == "https://cdn.example.com/ref.mp4"
     assert resolved.input_video_seconds == checked.input_video_seconds
-    assert resolved.fingerprint == checked.fingerprint
+    assert resolved.request == checked.request.with_media({"inputs.referenceVideos[0]": stored})
 
 
 def test_default_limits_are_looked_up_at_call_time(
     tmp_path: Path, png_bytes: bytes, silent_runware: RunwareHook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from airflow_provider_wan.media import inputs
+    from airflow_provider_wan.media import checks
 
     image = tmp_path / "img.png"
     image.write_bytes(png_bytes)
-    monkeypatch.setattr(inputs, "DEFAULT_LIMITS", MediaLimits(max_image_bytes=len(png_bytes) - 1))
+    monkeypatch.setattr(checks, "DEFAULT_LIMITS", MediaLimits(max_image_bytes=len(png_bytes) - 1))
     with pytest.raises(InvalidRequestError, match="exceeds the image limit") as info:
         resolve_media_inputs(_t2v(reference_images=[str(image)]), hook=silent_runware, scope=SCOPE)
     assert info.value.parameter == "inputs.referenceImages[0]"
 
 
 @pytest.mark.parametrize("form", ["dict", "wire", "json", "repr"])
-def test_request_values_keep_local_and_s3_references(form: str) -> None:
-    from airflow_provider_wan.media.inputs import request_values
-
+def test_every_request_form_keeps_local_and_s3_references(form: str) -> None:
     snake = _t2v(reference_videos=["/data/clip.mp4", "s3://b/c.mp4"], audio="/data/voice.wav", seed=3)
     wire = {
         "positivePrompt": "a fox",
@@ -608,8 +609,7 @@ def test_request_values_keep_local_and_s3_references(form: str) -> None:
         "inputs": {"referenceVideos": ["/data/clip.mp4", "s3://b/c.mp4"], "audio": "/data/voice.wav"},
     }
     given: Any = {"dict": snake, "wire": wire, "json": json.dumps(snake), "repr": repr(snake)}[form]
-    values = request_values(given)
-    assert list(values["reference_videos"]) == ["/data/clip.mp4", "s3://b/c.mp4"]
-    assert values["audio"] == "/data/voice.wav" and values["seed"] == 3
-    assert not any(is_placeholder(v) for v in [*values["reference_videos"], values["audio"]])
-    assert needs_resolution(values)
+    request = WanVideoRequest.from_any(given)
+    assert request.reference_videos == ["/data/clip.mp4", "s3://b/c.mp4"]
+    assert request.audio == "/data/voice.wav" and request.seed == 3
+    assert [ref.form for ref in request.unresolved_media] == ["file", "s3", "file"]

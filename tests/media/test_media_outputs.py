@@ -15,17 +15,15 @@ import pytest
 
 from airflow_provider_wan.errors import InvalidRequestError, RunwareNotFoundError, RunwareTransportError
 from airflow_provider_wan.hooks.runware import RunwareHook
-from airflow_provider_wan.media import (
+from airflow_provider_wan.media.delivery import (
     delivery_key,
-    land_task_outputs,
-    land_videos,
-    object_key,
-    parse_s3_uri,
     presigned_put_url,
     upload_endpoint_eligible,
     verify_delivered,
 )
-from airflow_provider_wan.media.s3 import S3Location
+from airflow_provider_wan.media.landing import land_videos, object_key
+from airflow_provider_wan.media.outputs import land_task_outputs
+from airflow_provider_wan.media.s3 import S3Location, parse_s3_uri
 from airflow_provider_wan.models import WanVideoRequest
 from airflow_provider_wan.responses import VideoResult
 from airflow_provider_wan.retry import RetryPolicy

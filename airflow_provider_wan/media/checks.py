@@ -1,0 +1,448 @@
+"""Checks before money: read what each media reference points at, sniff its format, cap its size and probe
+its video seconds, before anything is sent to Runware.
+
+:func:`check_media_inputs` classifies every reference of a validated request and checks it (local files,
+S3 heads and ranged GETs, inline base64), so a bad input raises
+:class:`~airflow_provider_wan.errors.InvalidRequestError` naming the wire parameter and the source, and a
+caller can enforce a budget with the probed input seconds before :mod:`.uploads` spends anything.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from urllib.parse import unquote, urlsplit
+
+from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
+from airflow_provider_wan.media.formats import (
+    ALLOWED,
+    SNIFF_BYTES,
+    MediaFormat,
+    MediaKind,
+    describe_head,
+    sniff,
+)
+from airflow_provider_wan.media.references import B64_RE, UNSUPPORTED_SCHEME, Reference, b64_head, b64_size
+from airflow_provider_wan.media.s3 import (
+    DENIED_CODES,
+    NOT_FOUND_CODES,
+    S3Location,
+    error_code,
+    parse_s3_uri,
+    s3_client,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.media.uploads import ResolvedInputs
+    from airflow_provider_wan.models import WanVideoRequest
+
+log = logging.getLogger(__name__)
+
+MiB = 1024 * 1024
+S3InputMode = Literal["upload", "presigned_url"]
+_MIME_ALIASES = {
+    "jpeg": {"image/jpg"},
+    "wav": {"audio/x-wav", "audio/wave"},
+    "mp3": {"audio/mp3"},
+    "flac": {"audio/x-flac"},
+}
+
+
+@dataclass(frozen=True)
+class MediaLimits:
+    """Size caps per kind (bytes) and the inline threshold for images read from files or S3.
+
+    Runware documents no size limits; these defaults keep a worker's memory bounded (``mediaStorage``
+    takes base64 in a JSON body, so an upload holds the file in memory about three times over).
+    """
+
+    max_image_bytes: int = 20 * MiB
+    max_video_bytes: int = 200 * MiB
+    max_audio_bytes: int = 50 * MiB
+    inline_image_max_bytes: int = 5 * MiB
+
+    def max_bytes(self, kind: MediaKind) -> int:
+        return int(getattr(self, f"max_{kind}_bytes"))
+
+
+DEFAULT_LIMITS = MediaLimits()
+
+
+@dataclass
+class Checked:
+    """One reference after its checks: what it is, and where its bytes are for the upload step."""
+
+    ref: Reference
+    source: str  # safe to log: no query strings, no base64
+    fmt: MediaFormat | None = None
+    size: int | None = None
+    duration: float | None = None
+    location: S3Location | None = None
+    path: Path | None = None
+    data: bytes | None = None  # decoded inline video/audio
+
+
+@dataclass(frozen=True)
+class CheckedInputs:
+    """Every reference of ``request`` checked, nothing sent to Runware yet; :meth:`resolve` spends.
+
+    ``input_video_seconds``: probed seconds of the videos we read, plus the caller-stated seconds of
+    UUID/URL videos; ``None`` when some video's length is unknown.
+    """
+
+    request: WanVideoRequest
+    input_video_seconds: float | None
+    items: tuple[Checked, ...]
+    checker: Checker
+
+    def resolve(self, *, hook: RunwareHook | None, scope: str) -> ResolvedInputs:
+        """Upload / inline / presign every reference (:func:`airflow_provider_wan.media.uploads.resolve`)."""
+        from airflow_provider_wan.media.uploads import resolve
+
+        return resolve(self, hook=hook, scope=scope)
+
+
+def invalid(ref: Reference, source: str, message: str, code: str, allowed: Any = None) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"{source}: {message}", parameter=ref.parameter, code=code, allowed_values=allowed
+    )
+
+
+def check_format(ref: Reference, source: str, head: bytes, declared_mime: str | None = None) -> MediaFormat:
+    fmt = sniff(head)
+    allowed = ALLOWED[ref.kind]
+    if fmt is None or fmt.kind != ref.kind:
+        found = f"{fmt.name} ({fmt.kind})" if fmt else describe_head(head)
+        raise invalid(
+            ref, source, f"not a supported {ref.kind}: found {found}", "unsupportedMediaFormat", allowed
+        )
+    mimes = {fmt.mime, *_MIME_ALIASES.get(fmt.name, ())}
+    if declared_mime is not None and declared_mime.lower() not in mimes:
+        message = f"declares {declared_mime} but the bytes are {fmt.name}"
+        raise invalid(ref, source, message, "unsupportedMediaFormat", allowed)
+    return fmt
+
+
+def check_size(ref: Reference, source: str, size: int, limits: MediaLimits) -> None:
+    limit = limits.max_bytes(ref.kind)
+    if size > limit:
+        raise invalid(
+            ref, source, f"{size} bytes exceeds the {ref.kind} limit of {limit} bytes", "invalidMediaSize"
+        )
+    if size == 0:
+        raise invalid(ref, source, "is empty", "invalidMediaSize")
+
+
+def _safe_url(url: str) -> str:
+    """Scheme, host and path only: query strings may carry credentials."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    text = f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+    return text if len(text) <= 100 else text[:97] + "..."
+
+
+def _local_path(value: str) -> Path:
+    text = value.strip()
+    if text.lower().startswith("file://"):
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError("file:// URIs must name a local file (file:///path)")
+        text = unquote(parts.path)
+    return Path(os.path.expanduser(text))
+
+
+class Checker:
+    """Checks references one by one; keeps the S3 client and the limits for the upload step."""
+
+    def __init__(
+        self,
+        *,
+        aws_conn_id: str | None,
+        s3_input_mode: S3InputMode,
+        limits: MediaLimits,
+        presign_expires: int,
+        s3: S3Client | None,
+    ) -> None:
+        self.aws_conn_id = aws_conn_id
+        self.mode = s3_input_mode
+        self.limits = limits
+        self.presign_expires = presign_expires
+        self._s3 = s3
+
+    @property
+    def s3(self) -> S3Client:
+        if self._s3 is None:
+            self._s3 = s3_client(self.aws_conn_id)
+        return self._s3
+
+    def check(self, ref: Reference) -> Checked:
+        handlers: Mapping[str, Callable[[Reference], Checked]] = {
+            "data_uri": self._check_inline,
+            "base64": self._check_inline,
+            "file": self._check_file,
+            "s3": self._check_s3,
+        }
+        if ref.form == "uuid":
+            return Checked(ref, source=f"media UUID {ref.value.strip()}")
+        if ref.form == "url":
+            return Checked(ref, source=_safe_url(ref.value.strip()))
+        if (
+            ref.form == "unsupported"
+        ):  # only reachable for a strict (wire) image: the model refuses it otherwise
+            raise invalid(
+                ref,
+                f"{ref.value.split('://', 1)[0]}:// reference",
+                UNSUPPORTED_SCHEME,
+                "invalidMediaReference",
+            )
+        return handlers[ref.form](ref)
+
+    def _check_inline(self, ref: Reference) -> Checked:
+        value = ref.value.strip()
+        declared: str | None = None
+        payload, source = value, "base64 string"
+        if ref.form == "data_uri":
+            header, sep, payload = value.partition(",")
+            source = "data URI"
+            if not sep or not header.lower().endswith(";base64"):
+                raise invalid(
+                    ref, source, "must be of the form data:<mime>;base64,<data>", "invalidMediaData"
+                )
+            # "data:image/png;name=a.png;base64": only the MIME type itself counts.
+            declared = header[len("data:") : -len(";base64")].split(";", 1)[0].strip() or None
+        head = b64_head(payload)
+        if head is None or not B64_RE.fullmatch(payload):
+            raise invalid(ref, source, "is not valid base64", "invalidMediaData")
+        size = b64_size(payload)
+        source = f"{source} ({size} bytes)"
+        check_size(ref, source, size, self.limits)
+        checked = Checked(ref, source, fmt=check_format(ref, source, head, declared), size=size)
+        if ref.kind != "image":
+            # Videos and audio cannot go inline: decode now (fully validated) and upload later.
+            try:
+                checked.data = base64.b64decode("".join(payload.split()), validate=True)
+            except (binascii.Error, ValueError):
+                raise invalid(ref, source, "is not valid base64", "invalidMediaData") from None
+            if ref.kind == "video":
+                checked.duration = _probe(ref, source, io.BytesIO(checked.data))
+        return checked
+
+    def _check_file(self, ref: Reference) -> Checked:
+        try:
+            path = _local_path(ref.value)
+        except ValueError as exc:
+            raise invalid(ref, ref.value.strip()[:100], str(exc), "invalidMediaReference") from None
+        source = str(path) if len(str(path)) <= 160 else str(path)[:150] + "..."
+        if not path.is_file():
+            what = "is a directory, not a file" if path.is_dir() else "file not found"
+            hint = "" if path.is_absolute() else " (relative to the worker's current directory)"
+            raise invalid(ref, source, what + hint, "mediaNotFound")
+        try:
+            size = path.stat().st_size
+            check_size(ref, source, size, self.limits)
+            with path.open("rb") as handle:
+                head = handle.read(SNIFF_BYTES)
+        except OSError as exc:
+            raise invalid(ref, source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable") from None
+        checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, path=path)
+        if ref.kind == "video":
+            checked.duration = _probe(ref, source, str(path))
+        return checked
+
+    def _check_s3(self, ref: Reference) -> Checked:
+        location = parse_s3_uri(ref.value.strip(), parameter=ref.parameter)
+        source, bucket, key = location.uri, location.bucket, location.key
+        size = int(
+            self.s3_call(ref, source, lambda: self.s3.head_object(Bucket=bucket, Key=key)).get(
+                "ContentLength", 0
+            )
+        )
+        check_size(ref, source, size, self.limits)
+        head = self.s3_call(
+            ref,
+            source,
+            lambda: self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")[
+                "Body"
+            ].read(),
+        )
+        checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, location=location)
+        if ref.kind == "video":
+            raw = _S3RangeReader(self.s3, location, size)
+            try:
+                checked.duration = _probe(ref, source, io.BufferedReader(raw, buffer_size=1 * MiB))
+            except Exception:
+                if raw.error is not None:  # S3 failed under PyAV's feet: report that, not a bad video
+                    raise s3_error(ref, source, raw.error) from None
+                raise
+        return checked
+
+    def s3_call(self, ref: Reference, source: str, call: Callable[[], Any]) -> Any:
+        try:
+            return call()
+        except Exception as exc:
+            raise s3_error(ref, source, exc) from None
+
+    def read(self, checked: Checked) -> bytes:
+        """The bytes to upload, checked again: the file or object may have changed since its check."""
+        ref = checked.ref
+        if checked.data is not None:
+            return checked.data
+        limit = self.limits.max_bytes(ref.kind)
+        if checked.path is not None:
+            try:
+                with checked.path.open("rb") as handle:
+                    data = handle.read(limit + 1)
+            except OSError as exc:
+                raise invalid(
+                    ref, checked.source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable"
+                ) from None
+        else:
+            location = checked.location
+            assert location is not None
+            data = self.s3_call(
+                ref,
+                checked.source,
+                lambda: self.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read(limit + 1),
+            )
+        check_size(ref, checked.source, len(data), self.limits)
+        check_format(ref, checked.source, data[:SNIFF_BYTES])
+        return data
+
+
+def s3_error(ref: Reference, source: str, exc: BaseException) -> RunwareError:
+    code = error_code(exc)
+    if code in NOT_FOUND_CODES:
+        return invalid(
+            ref, source, "bucket not found" if code == "NoSuchBucket" else "object not found", "mediaNotFound"
+        )
+    if code in DENIED_CODES:
+        return invalid(ref, source, f"access denied ({code})", "mediaNotReadable")
+    if code == "InvalidRange":
+        return invalid(ref, source, "is empty", "invalidMediaSize")
+    # Anything else (throttling, 5xx, endpoint unreachable) is transient: the task may retry.
+    return RunwareTransportError(
+        f"{ref.parameter}: reading {source} from S3 failed: {type(exc).__name__}: {str(exc)[:200]}",
+        code="s3Error",
+        category="transport",
+        parameter=ref.parameter,
+    )
+
+
+class _S3RangeReader(io.RawIOBase):
+    """Seekable read-only view of an S3 object through ranged GETs, so PyAV can probe a remote video
+    (reading its headers and index) without downloading it."""
+
+    def __init__(self, client: S3Client, location: S3Location, size: int) -> None:
+        super().__init__()
+        self._client, self._location, self._size = client, location, size
+        self._pos = 0
+        self.error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._pos >= self._size or not len(view):
+            return 0
+        end = min(self._size, self._pos + len(view)) - 1
+        try:
+            body = self._client.get_object(
+                Bucket=self._location.bucket, Key=self._location.key, Range=f"bytes={self._pos}-{end}"
+            )["Body"].read()
+        except Exception as exc:
+            self.error = exc
+            raise OSError(f"ranged GET failed: {type(exc).__name__}") from exc
+        view[: len(body)] = body
+        self._pos += len(body)
+        return len(body)
+
+
+def _probe(ref: Reference, source: str, media: str | BinaryIO) -> float | None:
+    """Seconds of a video from its container headers (PyAV, imported lazily); None when unknown.
+
+    A file that PyAV cannot open at all is rejected: Runware would fail on it after accepting the task.
+    """
+    try:
+        import av
+    except ImportError:  # PyAV is optional: without it the estimate simply lacks input seconds
+        log.warning("PyAV is not installed: the length of %s is unknown", ref.parameter)
+        return None
+    try:
+        with av.open(media, mode="r") as container:
+            if container.duration:
+                return round(float(container.duration) / 1_000_000, 3)
+            for stream in container.streams.video:
+                if stream.duration and stream.time_base:
+                    return round(float(stream.duration * stream.time_base), 3)
+    except av.FFmpegError as exc:
+        raise invalid(
+            ref, source, f"cannot be read as a video ({str(exc)[:120]})", "invalidMediaData"
+        ) from None
+    return None
+
+
+def check_media_inputs(
+    request: WanVideoRequest | Mapping[str, Any] | str,
+    *,
+    aws_conn_id: str | None = "aws_default",
+    s3_input_mode: S3InputMode = "upload",
+    input_video_seconds: float | None = None,
+    limits: MediaLimits | None = None,
+    presign_expires: int = 6 * 3600,
+    s3: S3Client | None = None,
+) -> CheckedInputs:
+    """Check every media reference of ``request`` and probe its videos; no Runware request.
+
+    :param request: a validated request, or anything :meth:`WanVideoRequest.from_any` takes.
+    :param input_video_seconds: seconds of the UUID/URL video inputs (which cannot be probed).
+    :param limits: size caps; ``None`` means :data:`DEFAULT_LIMITS` (looked up at call time).
+    :raises InvalidRequestError: naming the parameter and source.
+    """
+    from airflow_provider_wan.models import WanVideoRequest
+
+    if s3_input_mode not in ("upload", "presigned_url"):
+        raise InvalidRequestError(
+            f"unknown s3_input_mode {s3_input_mode!r}",
+            parameter="s3_input_mode",
+            allowed_values=["upload", "presigned_url"],
+        )
+    validated = WanVideoRequest.from_any(request)
+    checker = Checker(
+        aws_conn_id=aws_conn_id,
+        s3_input_mode=s3_input_mode,
+        limits=limits if limits is not None else DEFAULT_LIMITS,
+        presign_expires=presign_expires,
+        s3=s3,
+    )
+    items = tuple(checker.check(ref) for ref in validated.media_references)
+    durations = [c.duration if c.ref.kind == "video" else 0.0 for c in items]
+    probed = sum(d or 0.0 for d in durations)
+    if all(d is not None for d in durations):
+        seconds: float | None = round(probed, 3)
+    else:
+        seconds = None if input_video_seconds is None else round(probed + float(input_video_seconds), 3)
+    return CheckedInputs(request=validated, input_video_seconds=seconds, items=items, checker=checker)
