@@ -182,11 +182,15 @@ def render(spec: RenderSpec, target: Path) -> None:
             video = container.add_stream(vcodec, rate=spec.fps)
             assert isinstance(video, VideoStream)
             video.width, video.height, video.pix_fmt = spec.width, spec.height, "yuv420p"
-            video.codec_context.thread_count = 2
             if vcodec == "libx264":
+                video.codec_context.thread_count = 2
                 video.options = {"preset": "ultrafast", "crf": "30"}
             else:
-                video.options = {"deadline": "realtime", "cpu-used": "8", "b": "800k"}
+                # Negative cpu-used = a fixed speed: a positive one lets realtime VP8 pick its speed from
+                # the time frames take, so a busy machine gave other bytes. One thread: libvpx's threads
+                # spin-wait for each other, which a loaded machine turns into minutes.
+                video.codec_context.thread_count = 1
+                video.options = {"deadline": "realtime", "cpu-used": "-8", "b": "800k"}
             audio: Any = None
             if spec.audio:
                 audio = container.add_stream(acodec, rate=AUDIO_RATE)
