@@ -8,7 +8,8 @@ What it does, all on loopback:
 3. ``airflow dags test example_wan_etl_to_video``: catalogue CSV -> one Wan2.7 video per product ->
    S3 -> manifest, with the connections passed in the environment;
 4. a summary (task states, video URLs, S3 URIs, cost per video and in total, from the manifest in S3 and
-   the emulator's ledger) and a copy of every video in ``./demo-output/``, checked with PyAV;
+   the emulator's ledger), a copy of every video in ``./demo-output/``, checked with PyAV, and one line per
+   video saying what to look for in it (the emulator's videos are test cards of their requests);
 5. everything it started is stopped again, also on Ctrl-C or failure.
 
 With ``RUNWARE_API_KEY`` set, the real Runware API (https://api.runware.ai/v1) is used instead of the

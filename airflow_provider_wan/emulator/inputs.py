@@ -12,6 +12,8 @@ import asyncio
 import hashlib
 import os
 import shutil
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,8 +64,9 @@ class InputStore:
         self.directory.mkdir(parents=True, exist_ok=True)
 
 
-def _write_atomically(target: Path, write: Any) -> None:
-    part = target.with_name(f".{target.name}.{os.getpid()}.{id(write)}.part")
+def _write_atomically(target: Path, write: Callable[[Path], object]) -> None:
+    """Concurrent keeps of the same content each write their own part; the last rename wins (equal bytes)."""
+    part = target.with_name(f".{target.name}.{uuid.uuid4().hex}.part")
     try:
         write(part)
         os.replace(part, target)
