@@ -8,7 +8,8 @@ What it does, all on loopback:
 3. ``airflow dags test example_wan_etl_to_video``: catalogue CSV -> one Wan2.7 video per product ->
    S3 -> manifest, with the connections passed in the environment;
 4. a summary (task states, video URLs, S3 URIs, cost per video and in total, from the manifest in S3 and
-   the emulator's ledger) and a copy of every video in ``./demo-output/``, checked with PyAV;
+   the emulator's ledger), a copy of every video in ``./demo-output/``, checked with PyAV, and one line per
+   video saying what to look for in it (the emulator's videos are test cards of their requests);
 5. everything it started is stopped again, also on Ctrl-C or failure.
 
 With ``RUNWARE_API_KEY`` set, the real Runware API (https://api.runware.ai/v1) is used instead of the
@@ -484,6 +485,7 @@ def summarize(s3: Any, endpoints: Endpoints, run_date: str, output: Path) -> Non
     output.mkdir(parents=True, exist_ok=True)
     (output / "manifest.json").write_text(json.dumps(manifest, indent=2))
     videos: list[dict[str, Any]] = manifest["videos"]
+    requests = task_requests(endpoints, [str(e["task_uuid"]) for e in videos])
     say(f"  manifest s3://{BUCKET}/{key}  ({manifest['video_count']} videos, model {manifest['model']})\n")
     for entry in videos:
         uri = str(entry["s3_uri"])
@@ -496,6 +498,7 @@ def summarize(s3: Any, endpoints: Endpoints, run_date: str, output: Path) -> Non
         say(f"      video URL {entry['video_url']}")
         say(f"      S3        {uri}")
         say(f"      file      {_rel(target)} ({human_size(target.stat().st_size)}, {info})")
+        say(f"      look for  {look_for(entry, requests.get(str(entry['task_uuid'])))}")
     say(f"\n  TOTAL  {len(videos)} videos  ${manifest['total_cost']:.2f}  (from the manifest)")
     if endpoints.emulator_root:
         ledger = httpx.get(f"{endpoints.emulator_root}/_emulator/ledger", timeout=10, trust_env=False).json()
@@ -507,6 +510,47 @@ def summarize(s3: Any, endpoints: Endpoints, run_date: str, output: Path) -> Non
         if ledger["submissions"] != len(videos) or abs(ledger["charged_usd"] - manifest["total_cost"]) > 1e-6:
             raise DemoError("the emulator ledger disagrees with the manifest")
     say(f"  Videos copied to {_rel(output)}/ (play them with any video player)")
+
+
+def task_requests(endpoints: Endpoints, task_uuids: list[str]) -> dict[str, dict[str, Any]]:
+    """The requests as the emulator recorded them (getTaskDetails), by task UUID; {} with the real API."""
+    if not endpoints.emulator_root or not task_uuids:
+        return {}
+    tasks = [{"taskType": "getTaskDetails", "taskUUID": u} for u in dict.fromkeys(task_uuids)]
+    response = httpx.post(
+        endpoints.runware_url,
+        json=tasks,
+        headers={"Authorization": f"Bearer {endpoints.api_key}"},
+        timeout=10,
+        trust_env=False,
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for item in response.json().get("data", []):
+        found[str(item["taskUUID"])] = dict(item["request"][0])
+    return found
+
+
+def look_for(entry: Mapping[str, Any], request: Mapping[str, Any] | None) -> str:
+    """One line saying what the video shows: the emulator's test card of this very request."""
+    if request is None:
+        return f"{entry['product']} as the prompt describes it (a real generation)"
+    prompt = str(request.get("positivePrompt") or "")
+    shown = prompt if len(prompt) <= 48 else prompt[:47].rstrip() + "\u2026"
+    inputs: Mapping[str, Any] = request.get("inputs") or {}
+    sound = (request.get("settings") or {}).get("audio", True)
+    parts = [
+        f"a test card reading \u201c{shown}\u201d",
+        f"seed {entry.get('seed')}",
+        f"task {str(entry['task_uuid'])[:8]}\u2026",
+        f"{request.get('width', '?')}x{request.get('height', '?')}, {request.get('duration', '?')} s",
+    ]
+    if inputs.get("frameImages"):
+        parts.append("opening on the first frame image")
+    if inputs.get("audio"):
+        parts.append("playing the input audio")
+    else:
+        parts.append("a steady tone" if sound else "no sound")
+    return "; ".join(parts)
 
 
 def _rel(path: Path) -> str:

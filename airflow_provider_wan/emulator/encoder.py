@@ -1,14 +1,13 @@
-"""Synthesise playable output videos (moving stripes + a tone) and cache them on disk.
+"""Encode the emulated videos (a test card, see :mod:`.card`, + the input audio or a tone) and cache them.
 
 Codecs available in PyAV 18's bundled FFmpeg: MP4/MOV carry H.264 (libx264, ultrafast) + AAC,
-WEBM carries VP8 (libvpx, realtime) + Opus. numpy is not a dependency, so frames are assembled from
-precomputed byte rows.
+WEBM carries VP8 (libvpx, realtime) + Opus. numpy is not a dependency: frames are packed byte planes.
 
-The look (stripe density, speed and lean, colours, tone pitch) comes from a hash of the prompts and
-the result's seed (:func:`content_key`), so different prompts or seeds give different files and the
-same request with the same seed gives the same bytes, at the cost of the same cheap encode.
+The card shows the request (prompt, model, task UUID, seed, size, duration) and its input media; its
+background tint and the tone's pitch come from a hash of all of it (:meth:`Card.key`), so the same
+request with the same seed and the same input media gives the same bytes, and anything else a new file.
 
-One file per (size, fps, duration, container, audio, content key). Encodes run in worker threads under
+One file per (size, fps, duration, container, audio, card key). Encodes run in worker threads under
 a per-key lock (one encode per key even with concurrent downloads) and a global limit of parallel
 encodes; the cache keeps at most ``max_files`` files, evicting the least recently used.
 """
@@ -18,14 +17,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import math
 import os
 import struct
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,11 +31,11 @@ from typing import Any
 import av
 from av.video.stream import VideoStream
 
+from .card import Card, draw_frames
 from .model import FPS
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 AUDIO_RATE = 48_000
-_STRIPE_PERIOD = 256  # bytes; rows repeat with this period so 256 precomputed rows suffice
 MAX_CACHED_FILES = 256
 EVICTION_GRACE_SECONDS = 600.0  # never evict a file used this recently (it may be being served)
 # Only names this module writes (any CACHE_VERSION): a user's own files in --video-cache-dir are safe.
@@ -59,7 +57,8 @@ class RenderSpec:
     duration: int
     container: str  # mp4 | webm | mov
     audio: bool
-    variant: str = ""  # content_key() of the result; "" = the look of an empty prompt without seed
+    variant: str = ""  # card.key(); "" = the look of an empty card
+    card: Card = field(default_factory=Card)
 
     @property
     def filename(self) -> str:
@@ -69,48 +68,40 @@ class RenderSpec:
         return f"v{CACHE_VERSION}-{size}-{self.fps}fps-{self.duration}s-{sound}-{look}.{self.container}"
 
 
-def content_key(positive_prompt: str | None, negative_prompt: str | None, seed: int | None) -> str:
-    """64-bit hex digest of what decides a result's content: both prompts and the result's seed."""
-    material = json.dumps([positive_prompt or "", negative_prompt or "", seed], ensure_ascii=True)
-    return hashlib.sha256(material.encode()).hexdigest()[:16]
-
-
 @dataclass(frozen=True)
 class Look:
-    """Drawing parameters derived from a content key; each costs nothing extra per frame."""
+    """What a card key decides besides the text: the background tint and the tone's pitch."""
 
-    ramp_step: int  # odd: luma ramp (i * step) % 256 keeps a period of 256 bytes
-    speed: int  # stripe shift per frame, in bytes (negative = the other way)
-    lean: int  # rows per one-byte shift of the stripes
-    chroma: tuple[int, int]  # U and V centre values
-    swing: int  # amplitude of the colour oscillation
-    period: int  # frames per radian of the colour oscillation
+    tint: tuple[int, int, int]  # dark, so that light text stays readable
     tone_cycles: int  # periods of the tone per audio frame: the pitch
 
     @classmethod
     def of(cls, variant: str) -> Look:
         d = hashlib.sha256(variant.encode()).digest()
         return cls(
-            ramp_step=1 + 2 * (d[0] % 16),
-            speed=(1 + d[1] % 8) * (1 if d[2] & 1 else -1),
-            lean=2 + d[3] % 15,
-            chroma=(48 + d[4] % 160, 48 + d[5] % 160),
-            swing=10 + d[6] % 38,
-            period=8 + d[7] % 32,
-            tone_cycles=5 + d[8] % 16,  # about 234..937 Hz at 1024 samples / 48 kHz
+            tint=(16 + d[0] % 56, 16 + d[1] % 56, 16 + d[2] % 56),
+            tone_cycles=5 + d[3] % 16,  # about 234..937 Hz at 1024 samples / 48 kHz
         )
 
 
 def scaled_spec(
-    width: int, height: int, duration: int, container: str, audio: bool, scale: float, variant: str = ""
+    width: int,
+    height: int,
+    duration: int,
+    container: str,
+    audio: bool,
+    scale: float,
+    card: Card | None = None,
 ) -> RenderSpec:
     """Apply ``media_scale``: size and fps shrink by the same factor (even sizes, at least 16 px, 1 fps)."""
 
     def even(value: float) -> int:
         return max(16, round(value / 2) * 2)
 
+    card = card or Card()
+    variant = card.key() if card != Card() else ""
     if scale >= 1.0:
-        return RenderSpec(width, height, FPS, duration, container, audio, variant)
+        return RenderSpec(width, height, FPS, duration, container, audio, variant, card)
     return RenderSpec(
         even(width * scale),
         even(height * scale),
@@ -119,40 +110,63 @@ def scaled_spec(
         container,
         audio,
         variant,
+        card,
     )
 
 
-def _rows(line_size: int, look: Look) -> list[bytes]:
-    """The 256 possible luma rows: a diagonal ramp shifted by one byte each."""
-    ramp = bytes((i * look.ramp_step) % 256 for i in range(_STRIPE_PERIOD))
-    long = ramp * (line_size // _STRIPE_PERIOD + 2)
-    return [long[shift : shift + line_size] for shift in range(_STRIPE_PERIOD)]
-
-
-def _video_frame(
-    spec: RenderSpec, look: Look, index: int, rows: list[bytes] | None
-) -> tuple[av.VideoFrame, list[bytes]]:
+def _video_frame(spec: RenderSpec, planes: tuple[bytes | bytearray, ...], index: int) -> av.VideoFrame:
     frame = av.VideoFrame(spec.width, spec.height, "yuv420p")
-    luma = frame.planes[0]
-    if rows is None:
-        rows = _rows(luma.line_size, look)
-    # Stripes move a few px per frame and lean by one step every few rows: visible, cheap motion.
-    step = index * look.speed
-    luma.update(b"".join(rows[(step + r // look.lean) % _STRIPE_PERIOD] for r in range(luma.height)))
-    for k, plane in enumerate(frame.planes[1:]):
-        value = int(look.chroma[k] + look.swing * math.sin(index / look.period + k * 2))
-        plane.update(bytes([value]) * plane.buffer_size)
+    for plane, data in zip(frame.planes, planes, strict=True):
+        if plane.line_size == plane.width:
+            plane.update(data)  # type: ignore[arg-type]  # any buffer will do (PyAV's stub says bytes)
+        else:  # rows are packed at the plane width; FFmpeg's lines may be padded
+            pad = bytes(plane.line_size - plane.width)
+            rows = (data[r * plane.width : (r + 1) * plane.width] for r in range(plane.height))
+            plane.update(b"".join(bytes(row) + pad for row in rows))
     frame.pts = index
     frame.time_base = Fraction(1, spec.fps)
-    return frame, rows
+    return frame
 
 
-def _tone_chunk(sample_format: str, samples: int, cycles: int) -> bytes:
-    # A whole number of periods per chunk, so every chunk is identical.
+def _bytes_per_sample(sample_format: str) -> int:
+    return 4 if sample_format in ("flt", "fltp") else 2
+
+
+def _tone(sample_format: str, samples: int, cycles: int, total: int) -> bytes:
+    # A whole number of periods per chunk of ``samples``, so the track is one chunk repeated.
     values = [0.2 * math.sin(2 * math.pi * cycles * n / samples) for n in range(samples)]
     if sample_format in ("flt", "fltp"):
-        return struct.pack(f"<{samples}f", *values)
-    return struct.pack(f"<{samples}h", *(int(v * 32767) for v in values))
+        chunk = struct.pack(f"<{samples}f", *values)
+    else:
+        chunk = struct.pack(f"<{samples}h", *(int(v * 32767) for v in values))
+    return (chunk * (total // samples + 1))[: total * _bytes_per_sample(sample_format)]
+
+
+def input_audio(path: Path, sample_format: str, total: int) -> bytes:
+    """The input audio as ``total`` mono samples at AUDIO_RATE: trimmed, or padded with silence (also
+    what an undecodable file gives: it was sniffed as audio, the video is still made)."""
+    size = total * _bytes_per_sample(sample_format)
+    out = bytearray()
+    resampler = av.AudioResampler(format=sample_format, layout="mono", rate=AUDIO_RATE)
+    unreadable = (av.FFmpegError, OSError, ValueError, IndexError)
+    width = _bytes_per_sample(sample_format)
+    with contextlib.suppress(*unreadable), av.open(str(path)) as container:
+        for decoded in container.decode(audio=0):
+            for chunk in resampler.resample(decoded):
+                out += bytes(chunk.planes[0])[: chunk.samples * width]
+            if len(out) >= size:
+                break
+        else:
+            for chunk in resampler.resample(None):
+                out += bytes(chunk.planes[0])[: chunk.samples * width]
+    return bytes(out[:size]).ljust(size, b"\0")
+
+
+def _audio_track(spec: RenderSpec, sample_format: str, frame_samples: int, look: Look) -> bytes:
+    total = spec.duration * AUDIO_RATE
+    if spec.card.inputs.audio is not None:
+        return input_audio(spec.card.inputs.audio, sample_format, total)
+    return _tone(sample_format, frame_samples, look.tone_cycles, total)
 
 
 def render(spec: RenderSpec, target: Path) -> None:
@@ -168,32 +182,36 @@ def render(spec: RenderSpec, target: Path) -> None:
             video = container.add_stream(vcodec, rate=spec.fps)
             assert isinstance(video, VideoStream)
             video.width, video.height, video.pix_fmt = spec.width, spec.height, "yuv420p"
-            video.codec_context.thread_count = 2
             if vcodec == "libx264":
+                video.codec_context.thread_count = 2
                 video.options = {"preset": "ultrafast", "crf": "30"}
             else:
-                video.options = {"deadline": "realtime", "cpu-used": "8", "b": "800k"}
+                # Negative cpu-used = a fixed speed: a positive one lets realtime VP8 pick its speed from
+                # the time frames take, so a busy machine gave other bytes. One thread: libvpx's threads
+                # spin-wait for each other, which a loaded machine turns into minutes.
+                video.codec_context.thread_count = 1
+                video.options = {"deadline": "realtime", "cpu-used": "-8", "b": "800k"}
             audio: Any = None
             if spec.audio:
                 audio = container.add_stream(acodec, rate=AUDIO_RATE)
                 audio.layout = "mono"
                 audio.format = sample_format
             look = Look.of(spec.variant)
-            chunk = _tone_chunk(sample_format, frame_samples, look.tone_cycles) if spec.audio else b""
-            bytes_per_sample = 4 if sample_format in ("flt", "fltp") else 2
+            track = _audio_track(spec, sample_format, frame_samples, look) if spec.audio else b""
+            bytes_per_sample = _bytes_per_sample(sample_format)
             total_frames = spec.duration * spec.fps
             total_samples = spec.duration * AUDIO_RATE
             audio_pts = 0
-            rows: list[bytes] | None = None
+            pictures = draw_frames(spec.card, spec.width, spec.height, spec.fps, look.tint)
             for index in range(total_frames):
-                frame, rows = _video_frame(spec, look, index, rows)
-                container.mux(video.encode(frame))
+                planes = pictures.frame(index, total_frames, spec.width, spec.height)
+                container.mux(video.encode(_video_frame(spec, planes, index)))
                 # Interleave: audio up to the end of this video frame.
                 audio_until = min(total_samples, (index + 1) * AUDIO_RATE // spec.fps)
                 while audio is not None and audio_pts < audio_until:
                     count = min(frame_samples, total_samples - audio_pts)
                     samples = av.AudioFrame(format=sample_format, layout="mono", samples=count)
-                    data = chunk[: count * bytes_per_sample]
+                    data = track[audio_pts * bytes_per_sample : (audio_pts + count) * bytes_per_sample]
                     plane = samples.planes[0]
                     plane.update(data + b"\0" * (plane.buffer_size - len(data)))
                     samples.sample_rate = AUDIO_RATE

@@ -3,7 +3,6 @@ task never fails its neighbours in the same array."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,10 +10,10 @@ from typing import Any
 
 from . import model
 from .errors import DOCS_MEDIA_STORAGE, DOCS_TASK_POLLING, ErrorDict, make_error
+from .inputs import MediaFacts, inspect_media
 from .jobs import Job, JobPlan, cost_per_result, draw_outcomes
-from .media import LoadedMedia, MediaProblem, probe_duration
+from .media import MediaProblem
 from .records import TaskRecord, trimmed_request
-from .sniff import MediaKind
 from .state import EmulatorState
 from .validation import (
     check_enum,
@@ -72,67 +71,7 @@ def _conflict(state: EmulatorState, task: dict[str, Any], task_type: str) -> Ite
 # --- videoInference ------------------------------------------------------------------------------
 
 
-@dataclass
-class _MediaFacts:
-    first_frame_size: tuple[int, int] | None = None
-    input_video_seconds: float = 0.0
-
-
-async def _load(
-    state: EmulatorState, ref: str, parameter: str, kind: MediaKind, allow_inline: bool
-) -> LoadedMedia | ErrorDict:
-    try:
-        return await state.loader.load(ref, kind=kind, allow_inline=allow_inline)
-    except MediaProblem as problem:
-        return make_error(
-            problem.code,
-            problem.message,
-            parameter=parameter,
-            type_="string",
-            allowed_values=problem.allowed_values,
-        )
-
-
-async def _inspect_media(state: EmulatorState, task: dict[str, Any]) -> _MediaFacts | ErrorDict:
-    """Every media input must resolve and be of the right kind; gather aspect and input seconds."""
-    inputs: dict[str, Any] = task.get("inputs") or {}
-    facts = _MediaFacts()
-    for index, ref in enumerate(inputs.get("referenceImages") or []):
-        loaded = await _load(state, ref, f"inputs.referenceImages[{index}]", "image", True)
-        if isinstance(loaded, dict):
-            return loaded
-        loaded.discard()
-    for index, item in enumerate(inputs.get("frameImages") or []):
-        loaded = await _load(state, item["image"], f"inputs.frameImages[{index}].image", "image", True)
-        if isinstance(loaded, dict):
-            return loaded
-        if index == 0:
-            facts.first_frame_size = loaded.image_size()
-        loaded.discard()
-    for index, ref in enumerate(inputs.get("referenceVideos") or []):
-        parameter = f"inputs.referenceVideos[{index}]"
-        loaded = await _load(state, ref, parameter, "video", False)
-        if isinstance(loaded, dict):
-            return loaded
-        assert loaded.path is not None  # videos are never inline
-        seconds = await asyncio.to_thread(probe_duration, loaded.path)
-        loaded.discard()
-        if seconds is None:
-            return make_error(
-                "unsupportedMediaFormat",
-                "Could not read the duration of the reference video.",
-                parameter=parameter,
-            )
-        facts.input_video_seconds += seconds
-    if present(inputs, "audio"):
-        loaded = await _load(state, inputs["audio"], "inputs.audio", "audio", False)
-        if isinstance(loaded, dict):
-            return loaded
-        loaded.discard()
-    return facts
-
-
-def _plan(task: dict[str, Any], facts: _MediaFacts) -> JobPlan:
+def _plan(task: dict[str, Any], facts: MediaFacts) -> JobPlan:
     """Output size, tier and the other defaults the model page documents."""
     if present(task, "width") and present(task, "height"):
         width, height = task["width"], task["height"]
@@ -172,7 +111,7 @@ async def handle_video_inference(state: EmulatorState, task: dict[str, Any], ctx
 
 async def _accept_video_inference(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
     task_uuid: str = task["taskUUID"]
-    facts = await _inspect_media(state, task)
+    facts = await inspect_media(state.loader, state.inputs, task)
     if isinstance(facts, dict):
         return _reject(state, _with_task(facts, task, "videoInference"))
     plan = _plan(task, facts)
@@ -215,6 +154,7 @@ async def _accept_video_inference(state: EmulatorState, task: dict[str, Any], ct
         pad_bytes=knobs.pad_bytes,
         webhook_url=task.get("webhookURL"),
         upload_endpoint=task.get("uploadEndpoint"),
+        inputs=facts.kept(),
     )
     state.jobs.add(job)
     state.ledger.submissions += 1

@@ -12,6 +12,7 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 from .errors import DOCS_VIDEO_INFERENCE, ErrorDict
@@ -31,6 +32,23 @@ UINT32_MAX = 2**32 - 1
 def random_uuid4(rng: random.Random) -> str:
     """A UUID v4 drawn from ``rng`` (reproducible under --seed, unlike uuid.uuid4())."""
     return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+@dataclass(frozen=True, slots=True)
+class KeptInputs:
+    """The input media a job's videos show, as content-addressed copies (named by their SHA-256, so a
+    later mediaStorage delete or an expired URL cannot change a video that was not encoded yet)."""
+
+    first_image: Path | None = None
+    last_image: Path | None = None
+    reference_images: tuple[Path, ...] = ()
+    reference_video: Path | None = None  # a continuation starts from its last frame
+    audio: Path | None = None
+
+    def names(self) -> list[str | None]:
+        """What identifies the content: file names (hashes), never the directory they sit in."""
+        paths = [self.first_image, self.last_image, self.reference_video, self.audio]
+        return [p.name if p else None for p in paths] + [p.name for p in self.reference_images]
 
 
 @dataclass(slots=True)
@@ -59,6 +77,7 @@ class Job:
     pad_bytes: int  # pad_bytes at submission (MP4 only), for stable sizes across Range requests
     webhook_url: str | None = None
     upload_endpoint: str | None = None
+    inputs: KeptInputs | None = None  # None: a text-to-video job (most jobs; keeps the record small)
     # Only with the refresh_expired_urls knob (created lazily, so other jobs carry two Nones):
     # token -> (result index, expiry) for every URL handed out again, and each result's current token.
     url_tokens: dict[str, tuple[int, float]] | None = None

@@ -9,11 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .card import Card
 from .delivery import DeliveryScheduler
 from .downloads import ByteSource, padded_source
-from .encoder import RenderSpec, VideoCache, content_key, default_cache_dir, scaled_spec
+from .encoder import RenderSpec, VideoCache, default_cache_dir, scaled_spec
 from .faults import FaultInjector
-from .jobs import Job, JobStore
+from .inputs import InputStore
+from .jobs import Job, JobStore, KeptInputs
 from .ledger import Ledger
 from .media import HostPolicy, MediaLoader, MediaStore
 from .records import TaskRecords
@@ -34,6 +36,7 @@ class EmulatorState:
         self.hosts = HostPolicy(settings.allowed_hosts)  # loopback + --allow-host: all it may contact
         self.media = MediaStore(root / "uploads")
         self.loader = MediaLoader(self.media, root / "scratch", settings.max_media_bytes, self.hosts)
+        self.inputs = InputStore(root / "inputs")  # what the videos show, kept until reset
         cache_dir = Path(settings.video_cache_dir) if settings.video_cache_dir else default_cache_dir()
         self.videos = VideoCache(cache_dir)
         self.jobs = JobStore()
@@ -81,6 +84,7 @@ class EmulatorState:
         self.records.clear()
         self.media.clear()
         self.loader.clear_scratch()
+        self.inputs.clear()
         self.deliveries.clear()
         self.ledger = Ledger()
         self.clock_offset = 0.0
@@ -91,12 +95,24 @@ class EmulatorState:
 
     @staticmethod
     def output_spec(job: Job, index: int) -> RenderSpec:
-        """What result ``index`` looks like: its size, container, audio, and prompts + seed."""
-        variant = content_key(
-            job.request.get("positivePrompt"), job.request.get("negativePrompt"), job.seeds[index]
+        """What result ``index`` looks like: its size, container, audio, and the test card of its request
+        and seed. Input audio, when given, is the track even with settings.audio off."""
+        inputs = job.inputs or KeptInputs()
+        sound = "input audio" if inputs.audio else "tone" if job.audio else "none"
+        card = Card(
+            prompt=str(job.request.get("positivePrompt") or ""),
+            negative_prompt=str(job.request.get("negativePrompt") or ""),
+            model=str(job.request.get("model") or ""),
+            task_uuid=job.task_uuid,
+            seed=job.seeds[index],
+            width=job.width,
+            height=job.height,
+            duration=job.duration,
+            sound=sound,
+            inputs=inputs,
         )
         return scaled_spec(
-            job.width, job.height, job.duration, job.extension, job.audio, job.render_scale, variant
+            job.width, job.height, job.duration, job.extension, sound != "none", job.render_scale, card
         )
 
     async def output_source(self, job: Job, index: int) -> ByteSource:

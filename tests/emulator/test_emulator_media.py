@@ -348,18 +348,26 @@ def _download(emu: RunningEmulator, **overrides: Any) -> list[bytes]:
     return [httpx.get(item["videoURL"]).content for item in finished(emu, **overrides)]
 
 
-def test_content_depends_on_prompts_and_seed(emu: RunningEmulator) -> None:
+def test_content_depends_on_prompts_seed_and_task(emu: RunningEmulator) -> None:
     emu.set_faults(media_scale=0.1)
-    fox_1 = _download(emu, positivePrompt="a red fox", seed=1)[0]
+    task_uuid = new_uuid()
+    encodes = emu.ledger()["encodes"]  # of this process so far (the cache outlives resets)
+    fox_1 = _download(emu, positivePrompt="a red fox", seed=1, taskUUID=task_uuid)[0]
     fox_2 = _download(emu, positivePrompt="a red fox", seed=2)[0]
     whale_1 = _download(emu, positivePrompt="a blue whale", seed=1)[0]
     fox_1_negative = _download(emu, positivePrompt="a red fox", negativePrompt="snow", seed=1)[0]
-    videos = [fox_1, fox_2, whale_1, fox_1_negative]
-    assert len(set(videos)) == 4
-    assert len({_first_frame(v) for v in videos}) == 4  # the pictures differ, not only the bytes
-    assert _download(emu, positivePrompt="a red fox", seed=1) == [fox_1]  # same request and seed
-    several = _download(emu, positivePrompt="a red fox", seed=1, numberResults=2)
-    assert several[0] == fox_1 and several[1] == fox_2  # result i uses seed + i
+    fox_1_other_task = _download(emu, positivePrompt="a red fox", seed=1)[0]  # the card shows the task UUID
+    videos = [fox_1, fox_2, whale_1, fox_1_negative, fox_1_other_task]
+    assert len(set(videos)) == 5
+    assert len({_first_frame(v) for v in videos}) == 5  # the pictures differ, not only the bytes
+    assert emu.ledger()["encodes"] == encodes + 5
+    emu.reset(keep_faults=True)  # forgets the task, so its UUID can be submitted again
+    assert _download(emu, positivePrompt="a red fox", seed=1, taskUUID=task_uuid) == [fox_1]
+    assert emu.ledger()["encodes"] == encodes + 5  # the same request: served from the cache
+    items = finished(emu, positivePrompt="a red fox", seed=1, numberResults=2)
+    assert [i["seed"] for i in items] == [1, 2]  # result i uses seed + i, and shows it
+    several = [httpx.get(i["videoURL"]).content for i in items]
+    assert several[0] != several[1] and fox_1 not in several
     for video in videos:
         info = probe(video)
         assert (info["width"], info["height"], info["audio"]) == (128, 72, ["aac"])
@@ -367,7 +375,12 @@ def test_content_depends_on_prompts_and_seed(emu: RunningEmulator) -> None:
 
 def test_same_request_and_seed_encode_to_the_same_bytes(emu: RunningEmulator, tmp_path: Path) -> None:
     emu.set_faults(media_scale=0.1)
-    request = {"positivePrompt": "a lighthouse at dusk", "seed": 99, "outputFormat": "WEBM"}
+    request = {
+        "positivePrompt": "a lighthouse at dusk",
+        "seed": 99,
+        "outputFormat": "WEBM",
+        "taskUUID": new_uuid(),
+    }
     here = _download(emu, **request)
     # Another emulator with an empty cache encodes again: the encode itself is deterministic.
     with running_emulator(
