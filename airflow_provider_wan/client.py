@@ -33,7 +33,7 @@ from airflow_provider_wan.errors import (
     RunwareError,
     RunwareTransportError,
 )
-from airflow_provider_wan.responses import Envelope, TaskState, group_by_task, unattributed_errors
+from airflow_provider_wan.results import Envelope, TaskState, group_by_task, unattributed_errors
 
 if TYPE_CHECKING:
     from airflow_provider_wan.models import WanVideoRequest

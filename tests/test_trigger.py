@@ -230,7 +230,7 @@ def test_cadence_waits_then_plateaus_then_backs_off() -> None:
 async def test_poll_arriving_during_a_flush_is_not_stranded() -> None:
     """Regression (found by the soak): a poll queued while a batch is in flight must still be sent."""
     from airflow_provider_wan.poller import CoalescingPoller
-    from airflow_provider_wan.responses import TaskState
+    from airflow_provider_wan.results import TaskState
 
     class SlowClient:
         is_closed = False

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from airflow_provider_wan.hooks.runware import RunwareHook
-    from airflow_provider_wan.responses import VideoResult
+    from airflow_provider_wan.results import VideoResult
 
 log = logging.getLogger(__name__)
 

@@ -56,7 +56,7 @@ from airflow_provider_wan.media.s3 import (
     parse_s3_uri,
 )
 from airflow_provider_wan.media.s3 import s3_client as _s3_client
-from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.results import VideoResult
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_wan.errors import RunwareConflictError, RunwareError
-from airflow_provider_wan.idempotency import deterministic_uuid, media_task_uuid
+from airflow_provider_wan.idempotency import media_task_uuid
 
 if TYPE_CHECKING:
     from airflow_provider_wan.hooks.runware import RunwareHook
@@ -25,23 +25,16 @@ log = logging.getLogger(__name__)
 MAX_DERIVATIONS = 3
 
 
+# The media package's public name for the derivation (it lives in idempotency.py with the other UUIDs).
+deterministic_task_uuid = media_task_uuid
+
+
 @dataclass(frozen=True)
 class StoredMedia:
     media_uuid: str
     media_url: str | None
     task_uuid: str
     recovered: bool  # True: an earlier attempt had stored it (conflict answered, getTaskDetails used)
-
-
-def deterministic_task_uuid(content_sha256: str, scope: str, attempt: int = 0) -> str:
-    """The UUID (version-4 format, as Runware requires) of an upload of this content in this scope.
-
-    Attempt 0 is :func:`airflow_provider_wan.idempotency.media_task_uuid`; later attempts exist only for
-    the rare case where an earlier upload under that UUID failed and the UUID is burnt.
-    """
-    if attempt == 0:
-        return media_task_uuid(content_sha256, scope)
-    return deterministic_uuid("mediaStorage", content_sha256, scope, attempt)
 
 
 def _media_from_item(item: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -101,7 +94,7 @@ def upload_idempotent(hook: RunwareHook, media: bytes, *, content_sha256: str, s
     """Store ``media`` once per (content, scope), across task retries and lost answers."""
     last: RunwareError | None = None
     for attempt in range(MAX_DERIVATIONS):
-        task_uuid = deterministic_task_uuid(content_sha256, scope, attempt)
+        task_uuid = media_task_uuid(content_sha256, scope, attempt)
         try:
             return upload_with_task_uuid(hook, media, task_uuid=task_uuid)
         except RunwareConflictError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -11,15 +12,16 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_wan.arguments import optional_non_negative
-from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
-from airflow_provider_wan.outcome import event_from_state
+from airflow_provider_wan.poller import DEFAULT_CADENCE, Done, PollCadence, Wait
+from airflow_provider_wan.results import finish
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.results import TaskState, XComValue
 
 
 def number_results_from_details(details: Mapping[str, Any]) -> int | None:
@@ -86,7 +88,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         aws_conn_id: str | None = "aws_default",
         output_format: str = "MP4",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_max_interval: float = 10.0,
+        poll_max_interval: float = DEFAULT_CADENCE.max_interval,
         estimated_cost: float | str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -175,9 +177,13 @@ class RunwareVideoSensor(BaseSensorOperator):
         self.log.info("Task %s asked for %d video(s) (numberResults, from getTaskDetails)", task_uuid, found)
         return found
 
-    def _seconds_waited(self, context: Context) -> float:
+    def _wait(self, context: Context, task_uuid: str, expected: int, end_time: float = math.inf) -> Wait:
+        """The shared completion step; the sensor's own ``timeout`` ends a poke-mode wait, hence no end."""
         start = getattr(context["ti"], "start_date", None)
-        return max(0.0, time.time() - start.timestamp()) if start is not None else 0.0
+        submitted_at = min(start.timestamp(), time.time()) if start is not None else time.time()
+        interval = min(float(self.poke_interval), self.poll_max_interval)
+        cadence = PollCadence(initial_delay=interval, interval=interval, max_interval=self.poll_max_interval)
+        return Wait(task_uuid, expected, submitted_at, end_time, cadence)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         task_uuid = self._check_uuid()
@@ -188,21 +194,12 @@ class RunwareVideoSensor(BaseSensorOperator):
         # monotonic in the count, so agreeing at both ends of the range means every count agrees.
         count_matters = state is not None and state.status(1) != state.status(NUMBER_RESULTS_MAX)
         known = self.expected_results is not None or count_matters
-        event = event_from_state(
-            task_uuid,
-            state,
-            expected_results=self._expected_results(task_uuid) if known else 1,
-            seconds_since_submit=self._seconds_waited(context),
-        )
-        if event is None:
-            progress = state.progress if state is not None else None
-            self.log.info(
-                "Task %s still running (progress %s)",
-                task_uuid,
-                f"{progress:.0f}%" if progress is not None else "n/a",
-            )
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=self._complete(context, event))
+        expected = self._expected_results(task_uuid) if known else 1
+        _, step = self._wait(context, task_uuid, expected).after(state, time.time())
+        if isinstance(step, Done):
+            return PokeReturnValue(is_done=True, xcom_value=self._complete(context, step.event))
+        self.log.info("Task %s still running (progress %s)", task_uuid, _percent(state))
+        return False
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -214,17 +211,9 @@ class RunwareVideoSensor(BaseSensorOperator):
         from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 
         timeout = float(self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout)
+        wait = self._wait(context, task_uuid, self._expected_results(task_uuid), time.time() + timeout)
         self.defer(
-            trigger=RunwareVideoTrigger(
-                task_uuid=task_uuid,
-                runware_conn_id=self.runware_conn_id,
-                end_time=time.time() + timeout,
-                expected_results=self._expected_results(task_uuid),
-                submitted_at=time.time() - self._seconds_waited(context),
-                poll_initial_delay=min(float(self.poke_interval), self.poll_max_interval),
-                poll_interval=min(float(self.poke_interval), self.poll_max_interval),
-                poll_max_interval=self.poll_max_interval,
-            ),
+            trigger=RunwareVideoTrigger.for_wait(wait, runware_conn_id=self.runware_conn_id),
             method_name="execute_complete",
             timeout=timedelta(seconds=timeout + 300),
         )
@@ -232,7 +221,7 @@ class RunwareVideoSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         return self._complete(context, event)
 
-    def _complete(self, context: Context, event: Any) -> dict[str, Any]:
+    def _complete(self, context: Context, event: Any) -> XComValue:
         if isinstance(event, dict) and event.get("status") == "timeout":
             # Sensor semantics: a timeout is AirflowSensorTimeout, or a skip with soft_fail.
             from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
@@ -241,7 +230,7 @@ class RunwareVideoSensor(BaseSensorOperator):
             if self.soft_fail:
                 raise AirflowSkipException(message)
             raise AirflowSensorTimeout(message)
-        return complete_task(
+        return finish(
             context,
             event,
             hook=self.hook,
@@ -254,3 +243,7 @@ class RunwareVideoSensor(BaseSensorOperator):
             output_format=self.output_format,
             outlets=self.outlets,
         )
+
+
+def _percent(state: TaskState | None) -> str:
+    return f"{state.progress:.0f}%" if state is not None and state.progress is not None else "n/a"

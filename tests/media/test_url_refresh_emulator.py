@@ -20,7 +20,7 @@ from airflow_provider_wan.errors import RunwareNotFoundError
 from airflow_provider_wan.hooks.runware import RunwareHook
 from airflow_provider_wan.media import land_task_outputs, parse_s3_uri
 from airflow_provider_wan.models import WanVideoRequest
-from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.results import VideoResult
 
 
 def _results(hook: RunwareHook, number_results: int = 1) -> tuple[str, list[VideoResult]]:

@@ -1,0 +1,470 @@
+"""What happened to a Runware task: the answer parsed, the completion policy, the XCom contract.
+
+1. **Parse.** :meth:`Envelope.parse` and :func:`group_by_task` turn an answer into one :class:`TaskState`
+   per task UUID. Runware answers ``{"data": [...], "errors": [...]}``; either key may be missing, old
+   docs showed ``data`` as one object, and a failed generation is either a flat ``errors[]`` item or a
+   ``data[]`` item with ``status: "error"`` and a nested ``error``. Unknown fields are ignored (a past SDK
+   crashed on a new field).
+2. **Event.** A finished task becomes a :class:`TaskEvent` (plain JSON, what the trigger yields; see
+   :class:`airflow_provider_wan.poller.Wait`); :func:`parse_event` validates one strictly.
+3. **Policy and contract.** :func:`xcom_value` applies partial results and NSFW and builds the
+   :class:`XComValue`; :func:`finish` also lands the videos in S3 and pushes the XCom and asset events.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import Required, TypedDict
+
+from airflow_provider_wan.errors import RunwareError, RunwareSafetyError, RunwareTimeoutError
+from airflow_provider_wan.models import MODEL_ID
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.media.outputs import LandedVideo
+    from airflow_provider_wan.media.s3 import S3Location
+
+RunState = Literal["running", "success", "error"]
+EventStatus = Literal["success", "error", "timeout"]
+# Seen in docs and legacy SDKs. Anything else (processing, queued, ...) is not terminal: running.
+SUCCESS_STATUSES = frozenset({"success", "succeeded", "completed", "complete", "done"})
+ERROR_STATUSES = frozenset({"error", "failed", "failure"})
+
+
+def normalize_status(raw: Any) -> RunState:
+    """Map a raw item status to running/success/error; unknown non-terminal statuses are running."""
+    status = str(raw).strip().lower() if raw is not None else ""
+    return "success" if status in SUCCESS_STATUSES else "error" if status in ERROR_STATUSES else "running"
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number; booleans and strings (never documented) mean unknown."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# -- 1. parse ------------------------------------------------------------------------------------------
+
+
+class VideoRecord(TypedDict, total=False):
+    """A video in the event and the XCom value; landing in S3 adds the last three keys."""
+
+    video_uuid: Required[str]
+    video_url: str | None
+    seed: int | None
+    nsfw_content: bool | None
+    cost: float | None
+    s3_uri: str
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """One generated video (one of up to ``numberResults`` per task), from the answer to the XCom value."""
+
+    task_uuid: str
+    video_uuid: str
+    video_url: str | None
+    seed: int | None = None
+    nsfw_content: bool | None = None
+    cost: float | None = None
+    status: str = "success"
+    progress: float | None = None  # 0-100 when Runware reports it; usually absent on finished items
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> VideoResult:
+        """From a ``data[]`` item of an answer (camelCase)."""
+        url, seed = item.get("videoURL"), _number(item.get("seed"))
+        nsfw = item.get("NSFWContent", item.get("nsfwContent"))
+        return cls(
+            task_uuid=str(item.get("taskUUID", "")),
+            video_uuid=str(item.get("videoUUID") or url or ""),
+            video_url=url if isinstance(url, str) else None,
+            seed=None if seed is None else int(seed),
+            nsfw_content=nsfw if isinstance(nsfw, bool) else None,
+            cost=_number(item.get("cost")),
+            status=str(item.get("status") or "success"),
+            progress=_number(item.get("progress")),
+        )
+
+    @classmethod
+    def from_record(cls, task_uuid: str, video: VideoRecord) -> VideoResult:
+        """From a video of an event (:meth:`to_dict`)."""
+        seed, nsfw, cost = video.get("seed"), video.get("nsfw_content"), video.get("cost")
+        return cls(task_uuid, video["video_uuid"], video.get("video_url"), seed, nsfw, cost)
+
+    def to_dict(self) -> VideoRecord:
+        """The video as the event and the XCom contract carry it (``tests/conftest.py`` VIDEO_KEYS)."""
+        return {
+            "video_uuid": self.video_uuid,
+            "video_url": self.video_url,
+            "seed": self.seed,
+            "nsfw_content": self.nsfw_content,
+            "cost": self.cost,
+        }
+
+
+@dataclass
+class TaskState:
+    """Cumulative state of one task UUID as seen in one answer."""
+
+    task_uuid: str
+    results: list[VideoResult] = field(default_factory=list)
+    errors: list[RunwareError] = field(default_factory=list)
+    running: int = 0
+    progress: float | None = None
+
+    @property
+    def seen(self) -> bool:
+        return bool(self.results or self.errors or self.running)
+
+    def status(self, expected_results: int = 1) -> RunState:
+        """``success`` once every expected result is in, ``error`` once none can still arrive, else running.
+
+        A task that has failed items and nothing still running is finished with an error, even if some
+        results succeeded: the caller decides (``allow_partial_results``) what partial success means.
+        """
+        if len(self.results) >= expected_results:
+            return "success"
+        if self.errors and (len(self.results) + len(self.errors) >= expected_results or not self.running):
+            return "error"
+        return "running"
+
+
+def _as_list(value: Any) -> list[Mapping[str, Any]]:
+    items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
+    return [i for i in items if isinstance(i, Mapping)]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The two lists of an answer, each normalised to a list of dicts."""
+
+    data: list[Mapping[str, Any]]
+    errors: list[Mapping[str, Any]]
+
+    @classmethod
+    def parse(cls, body: Any) -> Envelope:
+        if isinstance(body, list):  # not documented; seen from proxies that unwrap the envelope
+            return cls(data=_as_list(body), errors=[])
+        if not isinstance(body, Mapping):
+            return cls(data=[], errors=[])
+        errors = _as_list(body.get("errors"))
+        # A single top-level error object (``{"error": {...}}``) has been seen from gateways.
+        return cls(data=_as_list(body.get("data")), errors=errors or _as_list(body.get("error")))
+
+
+def group_by_task(
+    envelope: Envelope, task_uuids: Iterable[str] | None = None, *, http_status: int | None = None
+) -> dict[str, TaskState]:
+    """Group items and errors per taskUUID. Only ``task_uuids`` are returned when given.
+
+    Errors without a taskUUID cannot be attributed and are left out; the client raises them as
+    request-level errors when nothing else could be attributed (:func:`unattributed_errors`).
+    """
+    listed = None if task_uuids is None else list(task_uuids)
+    states = {u: TaskState(u) for u in listed or ()}
+
+    def state_for(item: Mapping[str, Any]) -> TaskState | None:
+        uuid = str(item.get("taskUUID") or "")
+        if not uuid or (listed is not None and uuid not in states):
+            return None
+        return states.setdefault(uuid, TaskState(uuid))
+
+    for item in envelope.data:
+        state = state_for(item)
+        if state is None:
+            continue
+        raw = str(item.get("status") or "")
+        if isinstance(item.get("error"), Mapping) or normalize_status(raw) == "error":
+            state.errors.append(RunwareError.from_wire(item, http_status=None, task_uuid=state.task_uuid))
+        elif normalize_status(raw) == "success" or (not raw and item.get("videoURL")):
+            result = VideoResult.from_item(item)
+            if all(r.video_uuid != result.video_uuid for r in state.results):
+                state.results.append(result)
+        else:
+            state.running += 1
+            progress = _number(item.get("progress"))
+            state.progress = state.progress if progress is None else progress
+    for err in envelope.errors:
+        state = state_for(err)
+        if state is not None:
+            state.errors.append(
+                RunwareError.from_wire(err, http_status=http_status, task_uuid=state.task_uuid)
+            )
+    return states
+
+
+def unattributed_errors(
+    envelope: Envelope, task_uuids: Sequence[str], http_status: int | None
+) -> list[RunwareError]:
+    """Errors that belong to no requested task (auth, quota, malformed request)."""
+    wanted = set(task_uuids)
+    return [
+        RunwareError.from_wire(e, http_status=http_status)
+        for e in envelope.errors
+        if str(e.get("taskUUID") or "") not in wanted
+    ]
+
+
+# -- 2. the terminal event -----------------------------------------------------------------------------
+
+
+class TaskEvent(TypedDict, total=False):
+    """The one terminal event (plain JSON) of the trigger, the sensor and synchronous waits."""
+
+    status: Required[EventStatus]
+    task_uuid: Required[Annotated[str, StringConstraints(min_length=1)]]
+    videos: list[VideoRecord]
+    cost: float | None
+    expected_results: int
+    error: dict[str, Any] | None
+    message: str
+    # Echoed by the operator: it resumes on a fresh instance and reads everything from the event.
+    estimated_cost: float | None
+    output_format: str | None
+    delivery_key: str | None
+    duration: float | None
+    submitted_at: float | None
+
+
+def _total_cost(costs: Iterable[float | None]) -> float | None:
+    known = [c for c in costs if c is not None]
+    return round(sum(known), 6) if known else None
+
+
+def task_event(
+    status: EventStatus,
+    task_uuid: str,
+    *,
+    videos: Sequence[VideoResult] = (),
+    error: RunwareError | None = None,
+    expected_results: int = 1,
+) -> TaskEvent:
+    return {
+        "status": status,
+        "task_uuid": task_uuid,
+        "videos": [v.to_dict() for v in videos],
+        "cost": _total_cost(v.cost for v in videos),
+        "expected_results": expected_results,
+        "error": error.to_dict() if error is not None else None,
+        "message": str(error) if error is not None else f"{len(videos)} video(s) ready",
+    }
+
+
+@functools.cache
+def _event_schema() -> TypeAdapter[TaskEvent]:
+    return TypeAdapter(TaskEvent)  # built on first use: keeps the provider's import cheap
+
+
+def parse_event(event: Any) -> TaskEvent:
+    """The event, strictly validated: ``None``, non-dicts, unknown statuses, bad videos never pass."""
+    if event is None:
+        raise RunwareError(
+            "Trigger returned no event (None); refusing to treat it as success", code="badEvent"
+        )
+    try:
+        return _event_schema().validate_python(event, strict=True)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or type(event).__name__
+        uuid = event.get("task_uuid") if isinstance(event, Mapping) else None
+        raise RunwareError(
+            f"Malformed trigger event: {where}: {first['msg']}",
+            code="badEvent",
+            task_uuid=uuid if isinstance(uuid, str) else None,
+        ) from None
+
+
+# -- 3. policy and the XCom contract -------------------------------------------------------------------
+
+
+class XComValue(TypedDict, total=False):
+    """The ``return_value`` contract (README). Later features extend it; never rename a key."""
+
+    task_uuid: Required[str]
+    model: Required[str]
+    status: Required[Literal["success", "partial"]]
+    video_url: Required[str | None]
+    video_urls: Required[list[str]]
+    videos: Required[list[VideoRecord]]
+    cost: Required[float | None]
+    estimated_cost: Required[float | None]
+    s3_uri: str  # with an s3_destination: the first landed video, and all of them
+    s3_uris: list[str]
+
+
+def xcom_value(
+    event: Any,
+    *,
+    allow_partial_results: bool = False,
+    fail_on_nsfw: bool = False,
+    estimated_cost: float | None = None,
+    land: Callable[[Sequence[VideoResult]], Sequence[LandedVideo]] | None = None,
+    log: Any = None,
+) -> XComValue:
+    """Apply the policies to a terminal event: the XCom value, or raise the Runware error.
+
+    :param land: copies the accepted videos to S3; each video then gains ``s3_uri``, ``sha256`` and
+        ``size_bytes``, and the value ``s3_uri``/``s3_uris``.
+    """
+    parsed = parse_event(event)
+    task_uuid = parsed["task_uuid"]
+    videos = [VideoResult.from_record(task_uuid, v) for v in parsed.get("videos") or []]
+    logger = log or logging.getLogger(__name__)
+    error_dict = parsed.get("error")
+    error = RunwareError.from_dict(error_dict) if error_dict else None
+    if error is not None and not error.task_uuid:
+        error.task_uuid = task_uuid
+
+    if parsed["status"] == "timeout":
+        raise error or RunwareTimeoutError("Timed out waiting for Runware", task_uuid=task_uuid)
+    if parsed["status"] == "error":
+        if not (allow_partial_results and videos):
+            raise error or RunwareError("Runware reported an error", task_uuid=task_uuid)
+        logger.warning(
+            "Partial result accepted (allow_partial_results=True): %d of %d videos; first error: %s",
+            len(videos),
+            parsed.get("expected_results", 1),
+            error,
+        )
+    flagged = [v.video_uuid for v in videos if v.nsfw_content]
+    if flagged:
+        message = f"Runware flagged NSFW content in video(s) {', '.join(flagged)} of task {task_uuid}"
+        if fail_on_nsfw:
+            raise RunwareSafetyError(message, code="nsfwContentDetected", task_uuid=task_uuid)
+        logger.warning("%s (fail_on_nsfw=False: keeping them)", message)
+
+    records = [v.to_dict() for v in videos]
+    if land is not None:
+        by_uuid = {item.video_uuid: item for item in land(videos)}
+        for record in records:
+            if (item := by_uuid.get(record["video_uuid"])) is not None:
+                record["s3_uri"], record["sha256"], record["size_bytes"] = (
+                    item.s3_uri,
+                    item.sha256,
+                    item.size_bytes,
+                )
+    urls = [v.video_url for v in videos if v.video_url]
+    value: XComValue = {
+        "task_uuid": task_uuid,
+        "model": MODEL_ID,
+        "status": "success" if parsed["status"] == "success" else "partial",
+        "video_url": urls[0] if urls else None,
+        "video_urls": urls,
+        "videos": records,
+        "cost": _total_cost(v.cost for v in videos),
+        "estimated_cost": estimated_cost,
+    }
+    s3_uris = [r["s3_uri"] for r in records if r.get("s3_uri")]
+    if s3_uris:
+        value["s3_uri"], value["s3_uris"] = s3_uris[0], s3_uris
+    return value
+
+
+def land(videos: Sequence[VideoResult], destination: S3Location, **kwargs: Any) -> Sequence[LandedVideo]:
+    """Land a task's videos in S3 (an uploadEndpoint delivery is verified and filed, else copied)."""
+    from airflow_provider_wan.media.landing import land_task_outputs
+
+    return land_task_outputs(videos, destination=destination.uri, **kwargs)
+
+
+def finish(
+    context: Context,
+    event: Any,
+    *,
+    hook: RunwareHook,
+    log: Any,
+    allow_partial_results: bool = False,
+    fail_on_nsfw: bool = False,
+    s3_destination: str | None = None,
+    aws_conn_id: str | None = "aws_default",
+    outlets: Iterable[Any] = (),
+    estimated_cost: float | None = None,
+    output_format: str | None = None,
+) -> XComValue:
+    """Turn a terminal event into the task's XCom value, landing videos in S3 first when asked.
+
+    Raises the Runware error (code, message, parameter, task UUID) when the event says the task failed;
+    succeeds only once every video is safely in S3 (with ``s3_destination``). Estimate, output format,
+    delivery key, duration and submit time come from the operator's echo in the event unless given.
+    """
+    parsed = parse_event(event)
+    lander: Callable[[Sequence[VideoResult]], Sequence[LandedVideo]] | None = None
+    if s3_destination:
+        from airflow_provider_wan.media.s3 import parse_s3_uri
+
+        destination = parse_s3_uri(s3_destination, parameter="s3_destination", require_key=False)
+        lander = functools.partial(
+            land,
+            destination=destination,
+            task_uuid=parsed["task_uuid"],
+            hook=hook,
+            aws_conn_id=aws_conn_id,
+            output_format=output_format or parsed.get("output_format") or "MP4",
+            delivered=parsed.get("delivery_key") or False,
+        )
+    value = xcom_value(
+        parsed,
+        allow_partial_results=allow_partial_results,
+        fail_on_nsfw=fail_on_nsfw,
+        estimated_cost=estimated_cost if estimated_cost is not None else parsed.get("estimated_cost"),
+        land=lander,
+        log=log,
+    )
+    if lander is not None:
+        emit_asset_event(context, value, outlets)
+    ti = context["ti"]
+    ti.xcom_push(key="task_uuid", value=value["task_uuid"])
+    ti.xcom_push(key="video_url", value=value["video_url"])
+    ti.xcom_push(key="cost", value=value["cost"])
+    submitted_at = parsed.get("submitted_at")
+    waited = max(0.0, time.time() - submitted_at) if submitted_at is not None else None
+    log.info("%s", summary(value, video_duration=parsed.get("duration"), waited_seconds=waited))
+    return value
+
+
+def emit_asset_event(context: Context, value: XComValue, outlets: Iterable[Any]) -> None:
+    """Attach task UUID, S3 URIs and cost to the S3 asset event, for asset-scheduled downstream DAGs."""
+    outlet_events = context.get("outlet_events")
+    if outlet_events is None:
+        return
+    for outlet in outlets:
+        uri = getattr(outlet, "uri", None)
+        if isinstance(uri, str) and uri.startswith("s3://"):
+            extra: dict[str, Any] = {
+                "task_uuid": value["task_uuid"],
+                "s3_uris": value.get("s3_uris", []),
+                "video_uuids": [v["video_uuid"] for v in value["videos"]],
+                "cost": value["cost"],
+            }
+            outlet_events[outlet].extra = extra
+
+
+def summary(
+    value: Mapping[str, Any], *, video_duration: float | None = None, waited_seconds: float | None = None
+) -> str:
+    """The final log line (videos, seconds of video, cost vs estimate, wait; unknowns left out), then
+    one line per video. A log line only: the XCom keys stay as the contract says."""
+    cost, estimated, count = value.get("cost"), value.get("estimated_cost"), len(value["videos"])
+    parts = [f"Runware task {value['task_uuid']}: {count} video(s)"]
+    if video_duration is not None:
+        parts.append(f"{video_duration * count:g} s of video")
+    parts.append(
+        f"cost {f'${cost:.4f}' if isinstance(cost, (int, float)) else 'not reported'} "
+        f"(estimated {f'${estimated:.4f}' if isinstance(estimated, (int, float)) else 'n/a'})"
+    )
+    if waited_seconds is not None:
+        parts.append(f"waited {waited_seconds:.1f} s since submit")
+    lines = [", ".join(parts)]
+    lines += [f"  {v['video_uuid']}: {v.get('s3_uri') or v.get('video_url')}" for v in value["videos"]]
+    return "\n".join(lines)
