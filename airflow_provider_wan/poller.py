@@ -36,7 +36,7 @@ MAX_CONCURRENT_REQUESTS = 4
 # Transient poll failures (429/5xx/network) in a row before a wait gives up; 4xx answers end it at once.
 MAX_CONSECUTIVE_FAILURES = 5
 # Unknown tasks right after a submit can be propagation delay; after this long they are gone.
-NOT_FOUND_GRACE_SECONDS = 60.0
+NOT_FOUND_GRACE = 60.0
 PROGRESS_LOG_SECONDS = 10.0
 
 
@@ -165,14 +165,16 @@ class Wait:
             polled.task_uuid = polled.task_uuid or uuid
             return self, Failed(polled)
         status = polled.status(expected) if polled is not None else "running"
-        if polled is not None and status == "success":
-            return self, Done(task_event("success", uuid, videos=polled.results, expected_results=expected))
-        if polled is not None and status == "error":
-            error = polled.errors[0]
-            gone = error.category != "not_found" or polled.results or elapsed >= NOT_FOUND_GRACE_SECONDS
-            if gone:
+        if polled is not None and status != "running":
+            error = polled.errors[0] if status == "error" else None
+            # Unknown right after the submit can be propagation delay: keep looking for a while.
+            if error is None or error.category != "not_found" or polled.results or elapsed >= NOT_FOUND_GRACE:
                 event = task_event(
-                    "error", uuid, videos=polled.results, error=error, expected_results=expected
+                    "success" if error is None else "error",
+                    uuid,
+                    videos=polled.results,
+                    error=error,
+                    expected_results=expected,
                 )
                 return self, Done(event)
         wait = replace(self, failures=0, progress=polled.progress if polled is not None else None)
@@ -180,7 +182,8 @@ class Wait:
             return wait._next(now)
         progress = f"{wait.progress:.0f}%" if wait.progress is not None else "n/a"
         ready = len(polled.results) if polled is not None else 0
-        note = f"Task {uuid} running: {ready}/{expected} video(s) ready, progress {progress}, {elapsed:.0f}s"
+        note = f"Task {uuid} running: {ready}/{expected} video(s) ready, progress {progress}, "
+        note += f"elapsed {elapsed:.0f}s"
         return replace(wait, noted_at=now)._next(now, note)
 
     def timeout(self, now: float) -> Done:

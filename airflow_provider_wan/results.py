@@ -8,14 +8,15 @@
 2. **Event.** A finished task becomes a :class:`TaskEvent` (plain JSON, what the trigger yields; see
    :class:`airflow_provider_wan.poller.Wait`); :func:`parse_event` validates one strictly.
 3. **Policy and contract.** :func:`xcom_value` applies partial results and NSFW and builds the
-   :class:`XComValue`; :func:`finish` also lands the videos in S3 and pushes the XCom and asset events.
+   :class:`XComValue` (landing the videos in S3 through the callable it is given).
+
+Nothing here touches Airflow or S3: :mod:`airflow_provider_wan.finish` hands the value to Airflow.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -27,11 +28,7 @@ from airflow_provider_wan.errors import RunwareError, RunwareSafetyError, Runwar
 from airflow_provider_wan.models import MODEL_ID
 
 if TYPE_CHECKING:
-    from airflow.sdk import Context
-
-    from airflow_provider_wan.hooks.runware import RunwareHook
     from airflow_provider_wan.media.outputs import LandedVideo
-    from airflow_provider_wan.media.s3 import S3Location
 
 RunState = Literal["running", "success", "error"]
 EventStatus = Literal["success", "error", "timeout"]
@@ -314,8 +311,7 @@ def xcom_value(
 ) -> XComValue:
     """Apply the policies to a terminal event: the XCom value, or raise the Runware error.
 
-    :param land: copies the accepted videos to S3; each video then gains ``s3_uri``, ``sha256`` and
-        ``size_bytes``, and the value ``s3_uri``/``s3_uris``.
+    :param land: copies the accepted videos to S3; their records gain ``s3_uri``, ``sha256``, ``size_bytes``.
     """
     parsed = parse_event(event)
     task_uuid = parsed["task_uuid"]
@@ -345,15 +341,10 @@ def xcom_value(
         logger.warning("%s (fail_on_nsfw=False: keeping them)", message)
 
     records = [v.to_dict() for v in videos]
-    if land is not None:
-        by_uuid = {item.video_uuid: item for item in land(videos)}
-        for record in records:
-            if (item := by_uuid.get(record["video_uuid"])) is not None:
-                record["s3_uri"], record["sha256"], record["size_bytes"] = (
-                    item.s3_uri,
-                    item.sha256,
-                    item.size_bytes,
-                )
+    landed = {item.video_uuid: item for item in land(videos)} if land is not None else {}
+    for record in records:
+        if (item := landed.get(record["video_uuid"])) is not None:
+            record.update({"s3_uri": item.s3_uri, "sha256": item.sha256, "size_bytes": item.size_bytes})
     urls = [v.video_url for v in videos if v.video_url]
     value: XComValue = {
         "task_uuid": task_uuid,
@@ -369,102 +360,3 @@ def xcom_value(
     if s3_uris:
         value["s3_uri"], value["s3_uris"] = s3_uris[0], s3_uris
     return value
-
-
-def land(videos: Sequence[VideoResult], destination: S3Location, **kwargs: Any) -> Sequence[LandedVideo]:
-    """Land a task's videos in S3 (an uploadEndpoint delivery is verified and filed, else copied)."""
-    from airflow_provider_wan.media.landing import land_task_outputs
-
-    return land_task_outputs(videos, destination=destination.uri, **kwargs)
-
-
-def finish(
-    context: Context,
-    event: Any,
-    *,
-    hook: RunwareHook,
-    log: Any,
-    allow_partial_results: bool = False,
-    fail_on_nsfw: bool = False,
-    s3_destination: str | None = None,
-    aws_conn_id: str | None = "aws_default",
-    outlets: Iterable[Any] = (),
-    estimated_cost: float | None = None,
-    output_format: str | None = None,
-) -> XComValue:
-    """Turn a terminal event into the task's XCom value, landing videos in S3 first when asked.
-
-    Raises the Runware error (code, message, parameter, task UUID) when the event says the task failed;
-    succeeds only once every video is safely in S3 (with ``s3_destination``). Estimate, output format,
-    delivery key, duration and submit time come from the operator's echo in the event unless given.
-    """
-    parsed = parse_event(event)
-    lander: Callable[[Sequence[VideoResult]], Sequence[LandedVideo]] | None = None
-    if s3_destination:
-        from airflow_provider_wan.media.s3 import parse_s3_uri
-
-        destination = parse_s3_uri(s3_destination, parameter="s3_destination", require_key=False)
-        lander = functools.partial(
-            land,
-            destination=destination,
-            task_uuid=parsed["task_uuid"],
-            hook=hook,
-            aws_conn_id=aws_conn_id,
-            output_format=output_format or parsed.get("output_format") or "MP4",
-            delivered=parsed.get("delivery_key") or False,
-        )
-    value = xcom_value(
-        parsed,
-        allow_partial_results=allow_partial_results,
-        fail_on_nsfw=fail_on_nsfw,
-        estimated_cost=estimated_cost if estimated_cost is not None else parsed.get("estimated_cost"),
-        land=lander,
-        log=log,
-    )
-    if lander is not None:
-        emit_asset_event(context, value, outlets)
-    ti = context["ti"]
-    ti.xcom_push(key="task_uuid", value=value["task_uuid"])
-    ti.xcom_push(key="video_url", value=value["video_url"])
-    ti.xcom_push(key="cost", value=value["cost"])
-    submitted_at = parsed.get("submitted_at")
-    waited = max(0.0, time.time() - submitted_at) if submitted_at is not None else None
-    log.info("%s", summary(value, video_duration=parsed.get("duration"), waited_seconds=waited))
-    return value
-
-
-def emit_asset_event(context: Context, value: XComValue, outlets: Iterable[Any]) -> None:
-    """Attach task UUID, S3 URIs and cost to the S3 asset event, for asset-scheduled downstream DAGs."""
-    outlet_events = context.get("outlet_events")
-    if outlet_events is None:
-        return
-    for outlet in outlets:
-        uri = getattr(outlet, "uri", None)
-        if isinstance(uri, str) and uri.startswith("s3://"):
-            extra: dict[str, Any] = {
-                "task_uuid": value["task_uuid"],
-                "s3_uris": value.get("s3_uris", []),
-                "video_uuids": [v["video_uuid"] for v in value["videos"]],
-                "cost": value["cost"],
-            }
-            outlet_events[outlet].extra = extra
-
-
-def summary(
-    value: Mapping[str, Any], *, video_duration: float | None = None, waited_seconds: float | None = None
-) -> str:
-    """The final log line (videos, seconds of video, cost vs estimate, wait; unknowns left out), then
-    one line per video. A log line only: the XCom keys stay as the contract says."""
-    cost, estimated, count = value.get("cost"), value.get("estimated_cost"), len(value["videos"])
-    parts = [f"Runware task {value['task_uuid']}: {count} video(s)"]
-    if video_duration is not None:
-        parts.append(f"{video_duration * count:g} s of video")
-    parts.append(
-        f"cost {f'${cost:.4f}' if isinstance(cost, (int, float)) else 'not reported'} "
-        f"(estimated {f'${estimated:.4f}' if isinstance(estimated, (int, float)) else 'n/a'})"
-    )
-    if waited_seconds is not None:
-        parts.append(f"waited {waited_seconds:.1f} s since submit")
-    lines = [", ".join(parts)]
-    lines += [f"  {v['video_uuid']}: {v.get('s3_uri') or v.get('video_url')}" for v in value["videos"]]
-    return "\n".join(lines)

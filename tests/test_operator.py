@@ -453,7 +453,7 @@ def test_final_summary_logs_videos_seconds_cost_and_wait(emulator, capfd, dag_id
 
 
 def test_summary_omits_what_is_unknown() -> None:
-    from airflow_provider_wan.results import summary
+    from airflow_provider_wan.finish import summary
 
     value = {
         "task_uuid": "t-1",

@@ -14,11 +14,12 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_wan import idempotency
 from airflow_provider_wan.arguments import check_choice, finite_number, non_negative, optional_non_negative
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
+from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for, ti_identity
 from airflow_provider_wan.models import MODEL_ID, SIZE_PRESETS, WanVideoRequest
 from airflow_provider_wan.poller import Failed, Poll, PollCadence, Step, Wait
 from airflow_provider_wan.pricing import estimate
-from airflow_provider_wan.results import TaskEvent, TaskState, XComValue, finish
+from airflow_provider_wan.results import TaskEvent, TaskState, XComValue
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -12,16 +12,17 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_wan.arguments import optional_non_negative
+from airflow_provider_wan.errors import InvalidRequestError, RunwareError
+from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
-from airflow_provider_wan.poller import DEFAULT_CADENCE, Done, PollCadence, Wait
-from airflow_provider_wan.results import finish
+from airflow_provider_wan.poller import DEFAULT_CADENCE, Done, Poll, PollCadence, Wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_wan.hooks.runware import RunwareHook
-    from airflow_provider_wan.results import TaskState, XComValue
+    from airflow_provider_wan.results import XComValue
 
 
 def number_results_from_details(details: Mapping[str, Any]) -> int | None:
@@ -116,8 +117,6 @@ class RunwareVideoSensor(BaseSensorOperator):
         return RunwareHook(runware_conn_id=self.runware_conn_id)
 
     def _check_uuid(self) -> str:
-        from airflow_provider_wan.errors import InvalidRequestError
-
         value = str(self.task_uuid or "").strip()
         if not is_uuid4(value):
             raise InvalidRequestError(
@@ -130,8 +129,6 @@ class RunwareVideoSensor(BaseSensorOperator):
         return optional_non_negative("estimated_cost", self.estimated_cost, unit="USD")
 
     def _check_expected(self) -> int | None:
-        from airflow_provider_wan.errors import InvalidRequestError
-
         value = self.expected_results
         if value is None:
             return None
@@ -154,24 +151,17 @@ class RunwareVideoSensor(BaseSensorOperator):
         return self._resolved_expected
 
     def _number_results_from_runware(self, task_uuid: str) -> int:
-        from airflow_provider_wan.errors import RunwareError
-
         try:
-            details = self.hook.get_task_details(task_uuid)
+            found = number_results_from_details(self.hook.get_task_details(task_uuid))
+            why = "holds no videoInference request"
         except RunwareError as err:
-            self.log.warning(
-                "getTaskDetails for task %s failed (%s): waiting for 1 video. Pass expected_results if the "
-                "request asked for more.",
-                task_uuid,
-                err,
-            )
-            return 1
-        found = number_results_from_details(details)
+            found, why = None, f"failed ({err})"
         if found is None:
             self.log.warning(
-                "getTaskDetails for task %s holds no videoInference request: waiting for 1 video. Pass "
-                "expected_results if the request asked for more.",
+                "getTaskDetails for task %s %s: waiting for 1 video. Pass expected_results if the request "
+                "asked for more.",
                 task_uuid,
+                why,
             )
             return 1
         self.log.info("Task %s asked for %d video(s) (numberResults, from getTaskDetails)", task_uuid, found)
@@ -198,7 +188,8 @@ class RunwareVideoSensor(BaseSensorOperator):
         _, step = self._wait(context, task_uuid, expected).after(state, time.time())
         if isinstance(step, Done):
             return PokeReturnValue(is_done=True, xcom_value=self._complete(context, step.event))
-        self.log.info("Task %s still running (progress %s)", task_uuid, _percent(state))
+        if isinstance(step, Poll):
+            step.log_to(self.log)  # "Task ... running: n/m video(s) ready, progress ..."
         return False
 
     def execute(self, context: Context) -> Any:
@@ -243,7 +234,3 @@ class RunwareVideoSensor(BaseSensorOperator):
             output_format=self.output_format,
             outlets=self.outlets,
         )
-
-
-def _percent(state: TaskState | None) -> str:
-    return f"{state.progress:.0f}%" if state is not None and state.progress is not None else "n/a"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -64,16 +65,23 @@ class RunwareVideoTrigger(BaseTrigger):
         echo: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
+        cadence = PollCadence(
+            initial_delay=float(poll_initial_delay),
+            interval=float(poll_interval),
+            max_interval=float(poll_max_interval),
+            plateau_seconds=None if poll_plateau_seconds is None else float(poll_plateau_seconds),
+        )
+        submitted = float(submitted_at if submitted_at is not None else time.time())
+        self.wait = Wait(
+            task_uuid,
+            int(expected_results),
+            submitted,
+            float(end_time),
+            cadence,
+            int(max_consecutive_failures),
+        )
         self.task_uuid = task_uuid
         self.runware_conn_id = runware_conn_id
-        self.end_time = float(end_time)
-        self.expected_results = int(expected_results)
-        self.submitted_at = float(submitted_at if submitted_at is not None else time.time())
-        self.poll_initial_delay = float(poll_initial_delay)
-        self.poll_interval = float(poll_interval)
-        self.poll_max_interval = float(poll_max_interval)
-        self.poll_plateau_seconds = None if poll_plateau_seconds is None else float(poll_plateau_seconds)
-        self.max_consecutive_failures = int(max_consecutive_failures)
         self.coalesce = bool(coalesce)
         self.echo: dict[str, Any] = dict(echo or {})
 
@@ -82,40 +90,16 @@ class RunwareVideoTrigger(BaseTrigger):
         cls, wait: Wait, *, runware_conn_id: str, echo: dict[str, Any] | None = None
     ) -> RunwareVideoTrigger:
         """The trigger that carries ``wait`` on in the triggerer (from its first poll)."""
-        return cls(
-            task_uuid=wait.task_uuid,
-            runware_conn_id=runware_conn_id,
-            end_time=wait.end_time,
-            expected_results=wait.expected_results,
-            submitted_at=wait.submitted_at,
-            poll_initial_delay=wait.cadence.initial_delay,
-            poll_interval=wait.cadence.interval,
-            poll_max_interval=wait.cadence.max_interval,
-            poll_plateau_seconds=wait.cadence.plateau_seconds,
-            max_consecutive_failures=wait.max_failures,
-            echo=echo,
-        )
+        return cls(**_wait_kwargs(wait), runware_conn_id=runware_conn_id, echo=echo)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        names: tuple[str, ...] = (
-            "task_uuid",
-            "runware_conn_id",
-            "end_time",
-            "expected_results",
-            "submitted_at",
-        )
-        names += ("poll_initial_delay", "poll_interval", "poll_max_interval", "poll_plateau_seconds")
-        names += ("max_consecutive_failures", "coalesce", "echo")
-        return f"{type(self).__module__}.{type(self).__qualname__}", {n: getattr(self, n) for n in names}
+        kwargs = {**_wait_kwargs(self.wait), "runware_conn_id": self.runware_conn_id}
+        kwargs.update(coalesce=self.coalesce, echo=self.echo)
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     @property
     def cadence(self) -> PollCadence:
-        return PollCadence(
-            initial_delay=self.poll_initial_delay,
-            interval=self.poll_interval,
-            max_interval=self.poll_max_interval,
-            plateau_seconds=self.poll_plateau_seconds,
-        )
+        return self.wait.cadence
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         event = await self._wait()
@@ -129,7 +113,7 @@ class RunwareVideoTrigger(BaseTrigger):
         try:
             config = await RunwareHook(self.runware_conn_id).aconfig()
         except RunwareError as err:
-            return task_event("error", self.task_uuid, error=err, expected_results=self.expected_results)
+            return task_event("error", self.task_uuid, error=err, expected_results=self.wait.expected_results)
         if self.coalesce:
             async with shared_poller(config) as shared:
                 return await self._poll_loop(shared)
@@ -143,15 +127,7 @@ class RunwareVideoTrigger(BaseTrigger):
             await poller.aclose()
 
     async def _poll_loop(self, poller: CoalescingPoller) -> TaskEvent:
-        wait = Wait(
-            self.task_uuid,
-            self.expected_results,
-            self.submitted_at,
-            self.end_time,
-            self.cadence,
-            self.max_consecutive_failures,
-        )
-        wait, step = wait.start(time.time())
+        wait, step = replace(self.wait, cadence=self.cadence).start(time.time())
         while isinstance(step, Poll):
             step.log_to(self.log)
             await asyncio.sleep(step.delay)
@@ -159,7 +135,7 @@ class RunwareVideoTrigger(BaseTrigger):
             try:
                 # Bounded by the deadline: a poll can never keep the trigger past end_time.
                 polled = await asyncio.wait_for(
-                    poller.get(self.task_uuid), max(0.1, self.end_time - time.time())
+                    poller.get(self.task_uuid), max(0.1, wait.end_time - time.time())
                 )
             except asyncio.TimeoutError:
                 step = wait.timeout(time.time())
@@ -169,7 +145,23 @@ class RunwareVideoTrigger(BaseTrigger):
             wait, step = wait.after(polled, time.time())
         if isinstance(step, Failed):
             return task_event(
-                "error", self.task_uuid, error=step.error, expected_results=self.expected_results
+                "error", self.task_uuid, error=step.error, expected_results=wait.expected_results
             )
         self.log.info("Task %s finished: %s", self.task_uuid, step.event["status"])
         return step.event
+
+
+def _wait_kwargs(wait: Wait) -> dict[str, Any]:
+    """A wait as the trigger's keyword arguments, named as in earlier releases (serialized triggers)."""
+    cadence = wait.cadence
+    return {
+        "task_uuid": wait.task_uuid,
+        "end_time": wait.end_time,
+        "expected_results": wait.expected_results,
+        "submitted_at": wait.submitted_at,
+        "poll_initial_delay": cadence.initial_delay,
+        "poll_interval": cadence.interval,
+        "poll_max_interval": cadence.max_interval,
+        "poll_plateau_seconds": cadence.plateau_seconds,
+        "max_consecutive_failures": wait.max_failures,
+    }
