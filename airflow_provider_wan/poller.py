@@ -224,8 +224,6 @@ class CoalescingPoller:
         self._flush_task: asyncio.Task[None] | None = None
         self._semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self.batching_refused = False
-        self.requests_sent = 0
-        self.flushes = 0
 
     async def get(self, task_uuid: str) -> TaskState:
         """The current state of ``task_uuid``, fetched with the next batch."""
@@ -257,7 +255,6 @@ class CoalescingPoller:
             live = {u: [f for f in fs if not f.done()] for u, fs in batch.items()}
             live = {u: fs for u, fs in live.items() if fs}
             if live:
-                self.flushes += 1
                 uuids = list(live)
                 size = 1 if self.batching_refused else self.max_batch
                 chunks = [uuids[i : i + size] for i in range(0, len(uuids), size)]
@@ -269,7 +266,6 @@ class CoalescingPoller:
     async def _send(self, chunk: list[str], futures: dict[str, list[asyncio.Future[TaskState]]]) -> None:
         async with self._semaphore:
             try:
-                self.requests_sent += 1
                 states = await self.client.get_responses(chunk)
             except RunwareError as err:
                 if len(chunk) > 1 and err.category == "validation" and not err.task_uuid:
@@ -346,8 +342,3 @@ async def shared_poller(
         if entry.users <= 0 and _REGISTRY.get(key) is entry:
             del _REGISTRY[key]
             await entry.poller.aclose()
-
-
-def active_pollers() -> int:
-    """How many shared pollers are open (for tests and benchmarks)."""
-    return len(_REGISTRY)

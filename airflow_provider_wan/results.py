@@ -37,7 +37,7 @@ SUCCESS_STATUSES = frozenset({"success", "succeeded", "completed", "complete", "
 ERROR_STATUSES = frozenset({"error", "failed", "failure"})
 
 
-def normalize_status(raw: Any) -> RunState:
+def _status(raw: Any) -> RunState:
     """Map a raw item status to running/success/error; unknown non-terminal statuses are running."""
     status = str(raw).strip().lower() if raw is not None else ""
     return "success" if status in SUCCESS_STATUSES else "error" if status in ERROR_STATUSES else "running"
@@ -182,9 +182,9 @@ def group_by_task(
         if state is None:
             continue
         raw = str(item.get("status") or "")
-        if isinstance(item.get("error"), Mapping) or normalize_status(raw) == "error":
+        if isinstance(item.get("error"), Mapping) or _status(raw) == "error":
             state.errors.append(RunwareError.from_wire(item, http_status=None, task_uuid=state.task_uuid))
-        elif normalize_status(raw) == "success" or (not raw and item.get("videoURL")):
+        elif _status(raw) == "success" or (not raw and item.get("videoURL")):
             result = VideoResult.from_item(item)
             if all(r.video_uuid != result.video_uuid for r in state.results):
                 state.results.append(result)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from airflow_provider_wan.poller import active_pollers
+from airflow_provider_wan import poller
 from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 from tests.conftest import API_KEY
 
@@ -74,7 +74,7 @@ async def test_success_after_processing(runware_conn: str) -> None:
     event = await _first_event(_trigger(task))
     assert event["status"] == "success" and event["task_uuid"] == task
     assert event["videos"][0]["video_url"] == "https://cdn.test/v-1.mp4" and event["cost"] == 0.75
-    assert active_pollers() == 0  # the shared poller closed with its last user
+    assert not poller._REGISTRY  # the shared poller closed with its last user
 
 
 @pytest.mark.parametrize("shape", ["errors", "nested"])

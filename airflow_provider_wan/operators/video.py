@@ -519,9 +519,7 @@ class WanVideoOperator(BaseOperator):
         """Submit, or re-attach to the generation this task instance already paid for."""
         hook = self.hook
         expected = request.effective_number_results
-        if self.task_uuid:
-            if not is_uuid4(str(self.task_uuid)):
-                raise InvalidRequestError("must be a lowercase UUID version 4", parameter="task_uuid")
+        if self.task_uuid:  # checked by validate_arguments
             result = hook.submit_video(request, str(self.task_uuid))
             self.log.info(
                 "%s task %s (explicit task_uuid).",
