@@ -38,10 +38,8 @@ class RunwareVideoTrigger(BaseTrigger):
     :param end_time: absolute deadline (epoch seconds); a ``timeout`` event is yielded after it.
     :param expected_results: ``numberResults`` of the request.
     :param submitted_at: epoch seconds of the submit (a not-found answer shortly after is tolerated).
-    :param poll_initial_delay: seconds before the first poll.
-    :param poll_interval: interval after that (steady until ``poll_plateau_seconds`` after the submit, or
-        growing x1.5 per poll when no plateau is given) up to ``poll_max_interval``.
-    :param poll_plateau_seconds: seconds after the submit during which polls stay ``poll_interval`` apart.
+    :param poll_initial_delay: ``poll_interval``, ``poll_max_interval``, ``poll_plateau_seconds``: the
+        :class:`~airflow_provider_wan.poller.PollCadence` (``initial_delay``, ``interval``...).
     :param max_consecutive_failures: transient failures in a row before giving up with an error event.
     :param coalesce: share one batched poller with the other triggers of the process.
     :param echo: plain-JSON values copied into the event (the operator's estimate, output format and
