@@ -19,16 +19,13 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import Required, TypedDict
 
 from airflow_provider_wan.errors import RunwareError, RunwareSafetyError, RunwareTimeoutError
 from airflow_provider_wan.models import MODEL_ID
-
-if TYPE_CHECKING:
-    from airflow_provider_wan.media.outputs import LandedVideo
 
 RunState = Literal["running", "success", "error"]
 EventStatus = Literal["success", "error", "timeout"]
@@ -300,13 +297,26 @@ class XComValue(TypedDict, total=False):
     s3_uris: list[str]
 
 
+class Landed(Protocol):
+    """What the S3 landing reports per video (read-only attributes)."""
+
+    @property
+    def video_uuid(self) -> str: ...
+    @property
+    def s3_uri(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size_bytes(self) -> int: ...
+
+
 def xcom_value(
     event: Any,
     *,
     allow_partial_results: bool = False,
     fail_on_nsfw: bool = False,
     estimated_cost: float | None = None,
-    land: Callable[[Sequence[VideoResult]], Sequence[LandedVideo]] | None = None,
+    land: Callable[[Sequence[VideoResult]], Sequence[Landed]] | None = None,
     log: Any = None,
 ) -> XComValue:
     """Apply the policies to a terminal event: the XCom value, or raise the Runware error.
