@@ -30,7 +30,7 @@ from airflow_provider_wan.errors import (
     RunwareError,
     RunwareTransportError,
 )
-from airflow_provider_wan.responses import Envelope, TaskState, group_by_task, unattributed_errors
+from airflow_provider_wan.results import Envelope, TaskState, group_by_task, unattributed_errors
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds, retryable_status
 
 if TYPE_CHECKING:

@@ -1,13 +1,16 @@
-"""Deterministic Runware task UUIDs: the one place that decides what "the same generation" means.
+"""Every derived UUID, and what a UUID Runware accepts is: the one place that decides "the same work".
 
 Runware's only idempotency mechanism is the client-chosen ``taskUUID``: a resend of an accepted UUID is
-answered ``conflictTaskUUID`` and nothing is charged again. So the UUID is derived from the Airflow identity
-of the task instance — ``dag_id, task_id, run_id, map_index``, never the try number — plus a fingerprint of
-the request. A retry, a worker crash after submit or a cleared task therefore re-attach to the generation
-they already paid for, while a changed prompt (different fingerprint) is a new generation.
+answered ``conflictTaskUUID`` and nothing is charged again. So every UUID the provider sends is a pure
+function of what makes the work "the same":
 
-A failed generation must not be cached forever: ``generation`` counts failed attempts. The operator probes
-generation 0, 1, 2, ... and stops at the first UUID that is new, running or successful.
+- a generation (:func:`task_uuid_for`): the Airflow identity of the task instance — ``dag_id, task_id,
+  run_id, map_index``, never the try number — plus a fingerprint of the request. A retry, a worker crash
+  after submit or a cleared task re-attach to the generation already paid for; a changed prompt is new.
+  A failed generation must not be cached forever: ``generation`` counts failed attempts, and the operator
+  probes 0, 1, 2, ... up to :data:`MAX_GENERATIONS`, stopping at the first UUID that is new or usable;
+- the uploadEndpoint staging object (:func:`delivery_token`): the same identity and fingerprint;
+- a ``mediaStorage`` upload (:func:`media_task_uuid`): the content's SHA-256 and a caller scope.
 
 Runware requires UUID **version 4** format, so the uuid5-style SHA-1 digest is stamped with the version-4
 and RFC 4122 variant bits (122 bits of the digest are kept: collisions stay out of reach).
@@ -15,28 +18,43 @@ and RFC 4122 variant bits (122 bits of the digest are kept: collisions stay out 
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
 import uuid
+from typing import Any
 
 # Fixed forever: changing it would make every in-flight task submit again after an upgrade.
 NAMESPACE = uuid.UUID("6f1d2a4e-5b0c-4c8e-9a57-0a1b2c3d4e5f")
 
 MAX_GENERATIONS = 20
 
-
-def as_uuid4(value: uuid.UUID) -> uuid.UUID:
-    """Stamp version 4 and the RFC 4122 variant onto a deterministic UUID."""
-    raw = bytearray(value.bytes)
-    raw[6] = (raw[6] & 0x0F) | 0x40
-    raw[8] = (raw[8] & 0x3F) | 0x80
-    return uuid.UUID(bytes=bytes(raw))
+# Canonical form, version 4, RFC 4122 variant. Either case: Runware matches task UUIDs case-insensitively.
+_UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE)
 
 
-def deterministic_uuid(*parts: object) -> str:
+def is_uuid4(value: object) -> bool:
+    """A canonical UUID string of version 4 (RFC 4122 variant), as Runware requires for ``taskUUID``."""
+    return isinstance(value, str) and _UUID4.match(value) is not None
+
+
+def _derive(*parts: object) -> str:
     """A version-4-formatted UUID that is a pure function of ``parts`` (JSON-serialisable)."""
     name = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str)
-    return str(as_uuid4(uuid.uuid5(NAMESPACE, name)))
+    raw = bytearray(uuid.uuid5(NAMESPACE, name).bytes)
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def ti_identity(ti: Any) -> dict[str, Any]:
+    """``dag_id, task_id, run_id, map_index`` of a task instance: what stays the same across its tries."""
+    map_index = getattr(ti, "map_index", -1)
+    return {
+        "dag_id": ti.dag_id,
+        "task_id": ti.task_id,
+        "run_id": ti.run_id,
+        "map_index": -1 if map_index is None else int(map_index),
+    }
 
 
 def task_uuid_for(
@@ -59,21 +77,24 @@ def task_uuid_for(
         if idempotency_key is not None
         else ["ti", dag_id, task_id, run_id, map_index]
     )
-    return deterministic_uuid("videoInference", *identity, fingerprint, generation)
+    return _derive("videoInference", *identity, fingerprint, generation)
 
 
-def media_task_uuid(content_sha256: str, scope: str) -> str:
-    """Task UUID of a ``mediaStorage`` upload, so a retried upload of the same bytes is not repeated."""
-    return deterministic_uuid("mediaStorage", content_sha256, scope)
+def delivery_token(*, dag_id: str, task_id: str, run_id: str, map_index: int, fingerprint: str) -> str:
+    """Name of the uploadEndpoint staging object: the task instance's identity plus the request.
+
+    Never the try number, so a retry finds the file an earlier try had delivered; never the request
+    alone, or two runs with the same request would verify, move or delete each other's file.
+    """
+    return _derive("uploadEndpoint", dag_id, task_id, run_id, map_index, fingerprint)
 
 
-def is_uuid4(value: str) -> bool:
-    try:
-        parsed = uuid.UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return False
-    return parsed.version == 4 and str(parsed) == value.lower()
+def media_task_uuid(content_sha256: str, scope: str, attempt: int = 0) -> str:
+    """Task UUID of a ``mediaStorage`` upload, so a retried upload of the same bytes is not repeated.
 
-
-def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    Later attempts exist only for the rare case where an earlier upload under that UUID failed and the
+    UUID is burnt (attempt 0 keeps its historical derivation, without the attempt number).
+    """
+    if attempt == 0:
+        return _derive("mediaStorage", content_sha256, scope)
+    return _derive("mediaStorage", content_sha256, scope, attempt)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal, cast
@@ -64,6 +63,7 @@ from airflow_provider_wan.frames import FRAME_VALUES as FRAME_VALUES
 from airflow_provider_wan.frames import FrameImage as FrameImage
 from airflow_provider_wan.frames import FramePosition as FramePosition
 from airflow_provider_wan.frames import ResolvedPosition, frame_positions
+from airflow_provider_wan.idempotency import is_uuid4 as is_uuid4
 from airflow_provider_wan.media.formats import MediaKind
 from airflow_provider_wan.media.references import Reference, reference
 from airflow_provider_wan.media.references import is_uuid as is_uuid
@@ -100,16 +100,8 @@ def _range(parameter: str) -> Any:
     return Field(None, alias=parameter, ge=low, le=high)
 
 
-_UUID4_RE: Final = re.compile(
-    r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", re.IGNORECASE
-)
 _GROUPS: Final = ("inputs", "settings", "safety")
 _ENVELOPE: Final = {"taskType": TASK_TYPE, "model": MODEL_ID, "deliveryMethod": DELIVERY_METHOD}
-
-
-def is_uuid4(value: object) -> bool:
-    """Canonical UUID string with version 4 and RFC 4122 variant, as Runware requires for taskUUID."""
-    return isinstance(value, str) and _UUID4_RE.match(value) is not None
 
 
 TierField = Annotated[Tier, BeforeValidator(choice(("720p", "1080p")))]

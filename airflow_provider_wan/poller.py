@@ -1,14 +1,14 @@
-"""Coalesced ``getResponse`` polling and the poll cadence.
+"""When to poll, what a poll means, and polling many tasks with few requests.
 
-All :class:`~airflow_provider_wan.triggers.video.RunwareVideoTrigger` instances in one triggerer process
-share one :class:`CoalescingPoller` per (event loop, base URL, credentials): one connection pool, and every
-flush sends ONE request carrying ``getResponse`` for up to ``max_batch`` task UUIDs; each trigger awaits
-only its own task's state. A thousand in-flight generations thus cost a handful of requests per tick
-instead of a thousand.
-
-Each trigger keeps its own cadence (:class:`PollCadence`) and deadline; the poller only batches whatever
-polls fall due within the same short window. If Runware refuses a batch (a request-level validation
-error), the poller falls back to one request per task from then on.
+- :class:`PollCadence` — when: an initial delay, a plateau around the expected end, a slow backoff. Its
+  defaults and :data:`MAX_CONSECUTIVE_FAILURES` are the only cadence and failure-budget defaults.
+- :class:`Wait` — what a poll means: the one completion step, state in → keep waiting (:class:`Poll`),
+  done (:class:`Done`, the terminal event) or failed (:class:`Failed`). The trigger, the synchronous
+  operator and the sensor only sleep and fetch; every decision is here.
+- :class:`CoalescingPoller` — how: all triggers in one triggerer process share one poller per (event
+  loop, base URL, credentials): every flush sends ONE ``getResponse`` request for up to ``max_batch``
+  task UUIDs, so a thousand in-flight generations cost a handful of requests per tick. If Runware
+  refuses a batch (a request-level validation error), it falls back to one request per task.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig
-from airflow_provider_wan.errors import RunwareError
-from airflow_provider_wan.responses import TaskState
+from airflow_provider_wan.errors import RunwareError, RunwareTimeoutError
+from airflow_provider_wan.results import TaskEvent, TaskState, task_event
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,11 @@ DEFAULT_MAX_BATCH = 200
 # process rides in the same request (at most this much added latency).
 DEFAULT_WINDOW_SECONDS = 0.5
 MAX_CONCURRENT_REQUESTS = 4
+# Transient poll failures (429/5xx/network) in a row before a wait gives up; 4xx answers end it at once.
+MAX_CONSECUTIVE_FAILURES = 5
+# Unknown tasks right after a submit can be propagation delay; after this long they are gone.
+NOT_FOUND_GRACE = 60.0
+PROGRESS_LOG_SECONDS = 10.0
 
 
 def expected_generation_seconds(duration: int, number_results: int = 1) -> float:
@@ -53,19 +58,28 @@ class PollCadence:
     """
 
     initial_delay: float = 5.0
-    interval: float = 1.0
+    interval: float = 2.0
     factor: float = 1.5
     max_interval: float = 10.0
     jitter: float = 0.1
     plateau_seconds: float | None = None
 
     @classmethod
-    def for_video(cls, duration: int, number_results: int = 1, max_interval: float = 10.0) -> PollCadence:
+    def for_video(
+        cls,
+        duration: int,
+        number_results: int = 1,
+        *,
+        initial_delay: float | None = None,
+        interval: float | None = None,
+        max_interval: float | None = None,
+    ) -> PollCadence:
+        """The cadence for a video request; the user's values (``None``: derived) replace the derived ones."""
         expected = expected_generation_seconds(duration, number_results)
         return cls(
-            initial_delay=min(60.0, 0.6 * expected),
-            interval=3.0,
-            max_interval=max_interval,
+            initial_delay=min(60.0, 0.6 * expected) if initial_delay is None else initial_delay,
+            interval=3.0 if interval is None else interval,
+            max_interval=DEFAULT_CADENCE.max_interval if max_interval is None else max_interval,
             plateau_seconds=2.0 * expected,
         )
 
@@ -85,6 +99,114 @@ class PollCadence:
         return max(0.0, base * (1 + random.uniform(-self.jitter, self.jitter)))
 
 
+DEFAULT_CADENCE = PollCadence()
+
+
+@dataclass(frozen=True)
+class Poll:
+    """Keep waiting: poll again in ``delay`` seconds. ``note`` is worth a log line (``warn``: a warning)."""
+
+    delay: float
+    note: str = ""
+    warn: bool = False
+
+    def log_to(self, logger: Any) -> None:
+        if self.note:
+            (logger.warning if self.warn else logger.info)("%s", self.note)
+
+
+@dataclass(frozen=True)
+class Done:
+    """Finished: the terminal event (success, error or timeout) to complete the Airflow task with."""
+
+    event: TaskEvent
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Polling itself failed for good (a permanent error, or the failure budget spent)."""
+
+    error: RunwareError
+
+
+Step = Poll | Done | Failed
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The wait for one task: the pure completion step shared by the trigger, the operator and the sensor.
+
+    :meth:`start` says how long to wait before the first poll; :meth:`after` takes what a poll returned
+    (the task's state, ``None`` when unknown, or the error that polling raised) and the time, and says
+    what comes next, together with the updated wait. Nothing here sleeps or talks to Runware.
+    """
+
+    task_uuid: str
+    expected_results: int
+    submitted_at: float
+    end_time: float
+    cadence: PollCadence = DEFAULT_CADENCE
+    max_failures: int = MAX_CONSECUTIVE_FAILURES
+    polls: int = 0
+    failures: int = 0
+    progress: float | None = None
+    noted_at: float = 0.0
+
+    def start(self, now: float) -> tuple[Wait, Step]:
+        return self._next(now)
+
+    def after(self, polled: TaskState | RunwareError | None, now: float) -> tuple[Wait, Step]:
+        uuid, expected, elapsed = self.task_uuid, self.expected_results, now - self.submitted_at
+        if isinstance(polled, RunwareError):
+            failures = self.failures + 1
+            if polled.retryable and failures < self.max_failures:
+                note = f"Poll {self.polls} of task {uuid} failed ({polled}); {failures} failure(s) in a row"
+                return replace(self, failures=failures)._next(now, note, warn=True)
+            polled.task_uuid = polled.task_uuid or uuid
+            return self, Failed(polled)
+        status = polled.status(expected) if polled is not None else "running"
+        if polled is not None and status != "running":
+            error = polled.errors[0] if status == "error" else None
+            # Unknown right after the submit can be propagation delay: keep looking for a while.
+            if error is None or error.category != "not_found" or polled.results or elapsed >= NOT_FOUND_GRACE:
+                event = task_event(
+                    "success" if error is None else "error",
+                    uuid,
+                    videos=polled.results,
+                    error=error,
+                    expected_results=expected,
+                )
+                return self, Done(event)
+        wait = replace(self, failures=0, progress=polled.progress if polled is not None else None)
+        if now - self.noted_at < PROGRESS_LOG_SECONDS:
+            return wait._next(now)
+        progress = f"{wait.progress:.0f}%" if wait.progress is not None else "n/a"
+        ready = len(polled.results) if polled is not None else 0
+        note = f"Task {uuid} running: {ready}/{expected} video(s) ready, progress {progress}, "
+        note += f"elapsed {elapsed:.0f}s"
+        return replace(wait, noted_at=now)._next(now, note)
+
+    def timeout(self, now: float) -> Done:
+        error = RunwareTimeoutError(
+            f"Gave up waiting after {now - self.submitted_at:.0f}s. Runware has no cancel API: the task "
+            "keeps running and is billed; a retry of this Airflow task re-attaches to it instead of paying "
+            "again.",
+            code="waitTimeout",
+            task_uuid=self.task_uuid,
+        )
+        return Done(
+            task_event("timeout", self.task_uuid, error=error, expected_results=self.expected_results)
+        )
+
+    def _next(self, now: float, note: str = "", warn: bool = False) -> tuple[Wait, Step]:
+        if now >= self.end_time:
+            return self, self.timeout(now)
+        delay = self.cadence.delay(self.polls, elapsed=now - self.submitted_at, progress=self.progress)
+        return replace(self, polls=self.polls + 1), Poll(
+            max(0.0, min(delay, self.end_time - now)), note, warn
+        )
+
+
 class CoalescingPoller:
     """Batches concurrent ``getResponse`` polls into few HTTP requests over one client."""
 
@@ -102,8 +224,6 @@ class CoalescingPoller:
         self._flush_task: asyncio.Task[None] | None = None
         self._semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
         self.batching_refused = False
-        self.requests_sent = 0
-        self.flushes = 0
 
     async def get(self, task_uuid: str) -> TaskState:
         """The current state of ``task_uuid``, fetched with the next batch."""
@@ -135,7 +255,6 @@ class CoalescingPoller:
             live = {u: [f for f in fs if not f.done()] for u, fs in batch.items()}
             live = {u: fs for u, fs in live.items() if fs}
             if live:
-                self.flushes += 1
                 uuids = list(live)
                 size = 1 if self.batching_refused else self.max_batch
                 chunks = [uuids[i : i + size] for i in range(0, len(uuids), size)]
@@ -147,7 +266,6 @@ class CoalescingPoller:
     async def _send(self, chunk: list[str], futures: dict[str, list[asyncio.Future[TaskState]]]) -> None:
         async with self._semaphore:
             try:
-                self.requests_sent += 1
                 states = await self.client.get_responses(chunk)
             except RunwareError as err:
                 if len(chunk) > 1 and err.category == "validation" and not err.task_uuid:
@@ -224,8 +342,3 @@ async def shared_poller(
         if entry.users <= 0 and _REGISTRY.get(key) is entry:
             del _REGISTRY[key]
             await entry.poller.aclose()
-
-
-def active_pollers() -> int:
-    """How many shared pollers are open (for tests and benchmarks)."""
-    return len(_REGISTRY)

@@ -26,7 +26,7 @@ from airflow_provider_wan.errors import (
 )
 from airflow_provider_wan.hooks.runware import RunwareHook, config_from_connection
 from airflow_provider_wan.models import WanVideoRequest
-from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy, is_retryable, retryable_status
 from tests.conftest import API_KEY
 

@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.operators.video import WanVideoOperator
-from airflow_provider_wan.outcome import result_from_event
+from airflow_provider_wan.results import xcom_value
 from tests.conftest import API_KEY, CONTRACT_KEYS, VIDEO_KEYS, load_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -240,7 +240,7 @@ def test_request_dict_and_kwargs_merge() -> None:
 )
 def test_execute_complete_rejects_malformed_events(event: object) -> None:
     with pytest.raises(RunwareError):
-        result_from_event(event)
+        xcom_value(event)
 
 
 def test_execute_complete_error_and_timeout_raise_with_code_and_uuid() -> None:
@@ -258,10 +258,10 @@ def test_execute_complete_error_and_timeout_raise_with_code_and_uuid() -> None:
         },
     }
     with pytest.raises(RunwareError) as info:
-        result_from_event(error_event)
+        xcom_value(error_event)
     assert info.value.code == "timeoutProvider" and "t-1" in str(info.value)
     with pytest.raises(RunwareError) as info:
-        result_from_event({"status": "timeout", "task_uuid": "t-2", "videos": []})
+        xcom_value({"status": "timeout", "task_uuid": "t-2", "videos": []})
     assert "t-2" in str(info.value)
 
 
@@ -275,11 +275,11 @@ def test_partial_results_and_nsfw_policies() -> None:
         "error": {"code": "inferenceError", "message": "one failed", "category": "provider"},
     }
     with pytest.raises(RunwareError):
-        result_from_event(event)
-    value = result_from_event(event, allow_partial_results=True)
+        xcom_value(event)
+    value = xcom_value(event, allow_partial_results=True)
     assert value["status"] == "partial" and len(value["videos"]) == 1
     with pytest.raises(RunwareError, match="NSFW"):
-        result_from_event({**event, "status": "success", "error": None}, fail_on_nsfw=True)
+        xcom_value({**event, "status": "success", "error": None}, fail_on_nsfw=True)
 
 
 def test_deferral_carries_absolute_end_time_and_backstop(emulator, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -453,7 +453,7 @@ def test_final_summary_logs_videos_seconds_cost_and_wait(emulator, capfd, dag_id
 
 
 def test_summary_omits_what_is_unknown() -> None:
-    from airflow_provider_wan.completion import summary
+    from airflow_provider_wan.finish import summary
 
     value = {
         "task_uuid": "t-1",

@@ -15,9 +15,9 @@ import pytest
 import respx
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_wan import poller
 from airflow_provider_wan.errors import InvalidRequestError
 from airflow_provider_wan.operators.video import WanVideoOperator
-from airflow_provider_wan.poller import active_pollers
 from airflow_provider_wan.sensors.video import RunwareVideoSensor, number_results_from_details
 from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 from tests.conftest import CONTRACT_KEYS
@@ -86,7 +86,7 @@ def test_deferrable_mode_hands_the_count_to_the_trigger(emulator) -> None:  # ty
         return dict(event.payload)
 
     event = asyncio.run(only_event())
-    assert active_pollers() == 0
+    assert not poller._REGISTRY
     assert event["status"] == "success" and event["expected_results"] == 3
     # The worker resumes on a fresh instance and reads everything from the event.
     fresh = RunwareVideoSensor(task_id="wait", task_uuid=task_uuid, deferrable=True)

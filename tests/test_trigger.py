@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from airflow_provider_wan.poller import active_pollers
+from airflow_provider_wan import poller
 from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 from tests.conftest import API_KEY
 
@@ -74,7 +74,7 @@ async def test_success_after_processing(runware_conn: str) -> None:
     event = await _first_event(_trigger(task))
     assert event["status"] == "success" and event["task_uuid"] == task
     assert event["videos"][0]["video_url"] == "https://cdn.test/v-1.mp4" and event["cost"] == 0.75
-    assert active_pollers() == 0  # the shared poller closed with its last user
+    assert not poller._REGISTRY  # the shared poller closed with its last user
 
 
 @pytest.mark.parametrize("shape", ["errors", "nested"])
@@ -230,7 +230,7 @@ def test_cadence_waits_then_plateaus_then_backs_off() -> None:
 async def test_poll_arriving_during_a_flush_is_not_stranded() -> None:
     """Regression (found by the soak): a poll queued while a batch is in flight must still be sent."""
     from airflow_provider_wan.poller import CoalescingPoller
-    from airflow_provider_wan.responses import TaskState
+    from airflow_provider_wan.results import TaskState
 
     class SlowClient:
         is_closed = False
@@ -252,3 +252,56 @@ async def test_poll_arriving_during_a_flush_is_not_stranded() -> None:
     await first
     state = await asyncio.wait_for(second, 5)
     assert state.task_uuid == "b" and client.calls == [["a"], ["b"]]
+
+
+def test_wait_step_failure_budget_grace_and_deadline() -> None:
+    """The one completion step the trigger, the synchronous operator and the sensor share."""
+    from airflow_provider_wan.errors import RunwareError
+    from airflow_provider_wan.poller import MAX_CONSECUTIVE_FAILURES, Done, Failed, Poll, Wait
+    from airflow_provider_wan.results import TaskState, VideoResult
+
+    task = str(uuid.uuid4())
+    wait, step = Wait(task, 1, submitted_at=0.0, end_time=100.0).start(0.0)
+    assert isinstance(step, Poll) and wait.polls == 1
+    for n in range(1, MAX_CONSECUTIVE_FAILURES):  # transient failures in a row: keep waiting, say so
+        wait, step = wait.after(RunwareError("busy", code="serverError", category="server"), 1.0)
+        assert isinstance(step, Poll) and step.warn and wait.failures == n
+    _, step = wait.after(RunwareError("busy", code="serverError", category="server"), 1.0)
+    assert isinstance(step, Failed) and step.error.task_uuid == task  # the one budget is spent
+    wait, step = wait.after(TaskState(task), 2.0)  # a good poll resets the budget
+    assert isinstance(step, Poll) and wait.failures == 0
+    _, step = wait.after(RunwareError("bad key", code="invalidApiKey", category="auth"), 3.0)
+    assert isinstance(step, Failed)  # permanent: no retry
+
+    gone = TaskState(task, errors=[RunwareError("unknown task", code="taskNotFound", category="not_found")])
+    assert isinstance(wait.after(gone, 30.0)[1], Poll)  # right after the submit: propagation delay
+    _, step = wait.after(gone, 61.0)
+    assert isinstance(step, Done) and step.event["status"] == "error"
+
+    video = VideoResult(task, "v-1", "https://cdn.test/v-1.mp4", cost=0.5)
+    _, step = wait.after(TaskState(task, results=[video]), 4.0)
+    assert isinstance(step, Done) and step.event["videos"][0]["video_uuid"] == "v-1"
+    assert step.event["cost"] == 0.5
+    _, step = wait.after(TaskState(task, running=1), 100.0)
+    assert isinstance(step, Done) and step.event["status"] == "timeout"
+
+
+def test_trigger_kwargs_of_the_previous_release_deserialize() -> None:
+    """Airflow re-creates triggers from the database after an upgrade, with the kwargs it stored."""
+    stored = {
+        "task_uuid": str(uuid.uuid4()),
+        "runware_conn_id": "runware_default",
+        "end_time": time.time() + 60,
+        "expected_results": 2,
+        "submitted_at": time.time(),
+        "poll_initial_delay": 5.0,
+        "poll_interval": 3.0,
+        "poll_max_interval": 10.0,
+        "poll_plateau_seconds": 88.0,
+        "max_consecutive_failures": 5,
+        "coalesce": True,
+        "echo": {"estimated_cost": 0.5, "output_format": "MP4", "delivery_key": None, "duration": 5},
+    }
+    trigger = RunwareVideoTrigger(**stored)
+    assert trigger.serialize()[1] == stored
+    assert trigger.cadence.plateau_seconds == 88.0 and trigger.wait.expected_results == 2

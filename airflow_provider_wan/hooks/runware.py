@@ -28,7 +28,7 @@ from airflow_provider_wan.client import (
 )
 from airflow_provider_wan.connection import CONN_EXTRA_FIELDS, DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_wan.errors import RunwareError
-from airflow_provider_wan.responses import TaskState
+from airflow_provider_wan.results import TaskState
 from airflow_provider_wan.retry import RetryPolicy
 
 __all__ = ["CONN_EXTRA_FIELDS", "UI_FIELD_BEHAVIOUR", "RunwareHook", "config_from_connection"]

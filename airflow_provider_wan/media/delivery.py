@@ -29,7 +29,7 @@ from airflow_provider_wan.media.landing import (
     video_key,
 )
 from airflow_provider_wan.media.s3 import S3Location, move_object, normalize_prefix, s3_client, s3_failure
-from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
 
 if TYPE_CHECKING:

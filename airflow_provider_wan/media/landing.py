@@ -46,7 +46,7 @@ from airflow_provider_wan.media.s3 import (
     s3_client,
     s3_failure,
 )
-from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds
 
 if TYPE_CHECKING:

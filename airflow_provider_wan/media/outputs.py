@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from airflow_provider_wan.hooks.runware import RunwareHook
     from airflow_provider_wan.media.s3 import S3Location
-    from airflow_provider_wan.responses import VideoResult
+    from airflow_provider_wan.results import VideoResult
 
 log = logging.getLogger(__name__)
 

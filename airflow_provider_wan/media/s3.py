@@ -44,6 +44,11 @@ def parse_s3_uri(uri: str, *, parameter: str = "s3_uri", require_key: bool = Tru
     return S3Location(bucket=bucket, key=key)
 
 
+def parse_destination(uri: object) -> S3Location | None:
+    """An operator's or sensor's rendered ``s3_destination`` (``None``: no landing), parsed once."""
+    return None if uri is None else parse_s3_uri(uri, parameter="s3_destination", require_key=False)  # type: ignore[arg-type]
+
+
 def normalize_prefix(prefix: str) -> str:
     """A key prefix that is empty or ends with exactly one ``/`` (so keys never collide across tasks)."""
     prefix = prefix.lstrip("/")

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_provider_wan.errors import RunwareConflictError, RunwareError
-from airflow_provider_wan.idempotency import deterministic_uuid, media_task_uuid
+from airflow_provider_wan.idempotency import media_task_uuid
 from airflow_provider_wan.media.checks import (
     DEFAULT_LIMITS,
     Checked,
@@ -107,13 +107,6 @@ class StoredMedia:
     recovered: bool  # True: an earlier attempt had stored it (conflict answered, getTaskDetails used)
 
 
-def deterministic_task_uuid(content_sha256: str, scope: str, attempt: int = 0) -> str:
-    """The UUID of an upload of this content in this scope; later attempts only after a burnt UUID."""
-    if attempt == 0:
-        return media_task_uuid(content_sha256, scope)
-    return deterministic_uuid("mediaStorage", content_sha256, scope, attempt)
-
-
 def media_from_task_details(details: Mapping[str, Any]) -> tuple[str | None, str | None]:
     """``(mediaUUID, mediaURL)`` stored in a ``getTaskDetails`` item, accepting every plausible shape."""
     response: Any = details.get("response")
@@ -159,7 +152,7 @@ def upload_idempotent(hook: RunwareHook, media: bytes, *, content_sha256: str, s
     """Store ``media`` once per (content, scope), across task retries and lost answers."""
     last: RunwareError | None = None
     for attempt in range(MAX_DERIVATIONS):
-        task_uuid = deterministic_task_uuid(content_sha256, scope, attempt)
+        task_uuid = media_task_uuid(content_sha256, scope, attempt)
         try:
             return upload_with_task_uuid(hook, media, task_uuid=task_uuid)
         except RunwareConflictError as exc:
@@ -298,7 +291,6 @@ __all__ = [
     "ResolvedInputs",
     "ResolvedMedia",
     "StoredMedia",
-    "deterministic_task_uuid",
     "resolve",
     "resolve_media_inputs",
     "upload_idempotent",

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal, TypeGuard
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.sdk import BaseOperator, BaseOperatorLink, conf
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_wan import idempotency
 from airflow_provider_wan.arguments import check_choice, finite_number, non_negative, optional_non_negative
-from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
-from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for
+from airflow_provider_wan.finish import finish
+from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for, ti_identity
 from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, SIZE_PRESETS, WanVideoRequest
-from airflow_provider_wan.outcome import event_from_state, timeout_event
-from airflow_provider_wan.poller import PollCadence
+from airflow_provider_wan.poller import Failed, Poll, PollCadence, Step, Wait
 from airflow_provider_wan.pricing import estimate
+from airflow_provider_wan.results import TaskEvent, TaskState, XComValue
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -337,28 +337,27 @@ class WanVideoOperator(BaseOperator):
             name, getattr(self, name), unit="USD" if name.endswith("_usd") else "seconds"
         )
 
+    @cached_property
+    def destination(self) -> S3Location | None:
+        """``s3_destination`` parsed once (after rendering): where every video is landed."""
+        from airflow_provider_wan.media.s3 import parse_destination
+
+        return parse_destination(self.s3_destination)
+
     def validate_arguments(self) -> None:
         """Check the rendered non-request arguments (no I/O); ``execute`` calls it before any request.
 
         Templated arguments (``s3_destination``, connection ids, ``task_uuid``, ``max_cost_usd``...) are
         only known after rendering, so they are checked here rather than in ``__init__``.
         """
-        from airflow_provider_wan.media.s3 import parse_s3_uri
-
-        self._destination: S3Location | None = None
         if not isinstance(self.runware_conn_id, str) or not self.runware_conn_id.strip():
             raise InvalidRequestError("must be a non-empty connection id", parameter="runware_conn_id")
         if self.aws_conn_id is not None and (
             not isinstance(self.aws_conn_id, str) or not self.aws_conn_id.strip()
         ):
             raise InvalidRequestError("must be a connection id or None", parameter="aws_conn_id")
-        if self.s3_destination is not None:
-            # "" or "None" (a template rendering nothing) would silently skip landing paid videos.
-            # Parsed once here; later steps take this S3Location.
-            self._destination = parse_s3_uri(
-                self.s3_destination, parameter="s3_destination", require_key=False
-            )
-        elif self.delivery == "upload_endpoint":
+        # "" or "None" (a template rendering nothing) would silently skip landing paid videos.
+        if self.destination is None and self.delivery == "upload_endpoint":
             raise InvalidRequestError("delivery='upload_endpoint' needs s3_destination", parameter="delivery")
         if self.task_uuid not in (None, "") and not (
             isinstance(self.task_uuid, str) and is_uuid4(self.task_uuid)
@@ -373,14 +372,14 @@ class WanVideoOperator(BaseOperator):
 
     # -- execution ------------------------------------------------------------------------------------
 
-    def execute(self, context: Context) -> dict[str, Any] | None:
+    def execute(self, context: Context) -> Mapping[str, Any] | None:
         try:
             return self._execute(context)
         except InvalidRequestError as err:
             # Raised before anything is submitted and deterministic: a retry cannot fix it, fail now.
             raise AirflowFailException(str(err)) from err
 
-    def _execute(self, context: Context) -> dict[str, Any] | None:
+    def _execute(self, context: Context) -> Mapping[str, Any] | None:
         from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs
 
         self.validate_arguments()
@@ -448,45 +447,44 @@ class WanVideoOperator(BaseOperator):
                 "estimated_cost": cost.total_usd,
             }
 
-        expected = request.effective_number_results
         submitted_at = time.time()
         echo["submitted_at"] = submitted_at
+        wait = Wait(
+            task_uuid,
+            request.effective_number_results,
+            submitted_at,
+            submitted_at + self.generation_timeout.total_seconds(),
+            self._cadence(request),
+        )
         if state is None:
             state = self.hook.get_responses([task_uuid]).get(task_uuid)
-        event = event_from_state(task_uuid, state, expected_results=expected, seconds_since_submit=0.0)
-        if event is not None:
-            return self._finish(context, {**event, **echo})
-
-        end_time = submitted_at + self.generation_timeout.total_seconds()
-        cadence = self._cadence(request)
-        if self.deferrable:
+        waiting, step = wait.after(state, submitted_at)  # an earlier attempt's task may be finished
+        if isinstance(step, Poll) and self.deferrable:
             from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 
             self.log.info(
                 "Deferring until task %s finishes (deadline in %s).", task_uuid, self.generation_timeout
             )
             self.defer(
-                trigger=RunwareVideoTrigger(
-                    task_uuid=task_uuid,
-                    runware_conn_id=self.runware_conn_id,
-                    end_time=end_time,
-                    expected_results=expected,
-                    submitted_at=submitted_at,
-                    poll_initial_delay=cadence.initial_delay,
-                    poll_interval=cadence.interval,
-                    poll_max_interval=cadence.max_interval,
-                    poll_plateau_seconds=cadence.plateau_seconds,
-                    echo=echo,
-                ),
+                trigger=RunwareVideoTrigger.for_wait(wait, runware_conn_id=self.runware_conn_id, echo=echo),
                 method_name="execute_complete",
                 timeout=self.generation_timeout + timedelta(seconds=BACKSTOP_SECONDS),
             )
-        event = self._wait_in_worker(task_uuid, expected, submitted_at, end_time, cadence)
-        return self._finish(context, {**event, **echo})
+        return self.execute_complete(context, {**self._wait_in_worker(waiting, step), **echo})
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> XComValue:
         """Resume after the trigger, on a fresh instance: every id and figure comes from the event."""
-        return self._finish(context, event)
+        return finish(
+            context,
+            event,
+            hook=self.hook,
+            log=self.log,
+            allow_partial_results=self.allow_partial_results,
+            fail_on_nsfw=self.fail_on_nsfw,
+            destination=self.destination,
+            aws_conn_id=self.aws_conn_id,
+            outlets=self.outlets,
+        )
 
     def on_kill(self) -> None:
         if self._submitted_uuid:
@@ -500,16 +498,12 @@ class WanVideoOperator(BaseOperator):
     # -- steps ----------------------------------------------------------------------------------------
 
     def _cadence(self, request: WanVideoRequest) -> PollCadence:
-        derived = PollCadence.for_video(
-            request.effective_duration, request.effective_number_results, max_interval=self.poll_max_interval
-        )
-        initial = self.poll_initial_delay if self.poll_initial_delay is not None else derived.initial_delay
-        interval = self.poll_interval if self.poll_interval is not None else derived.interval
-        return PollCadence(
-            initial_delay=initial,
-            interval=interval,
+        return PollCadence.for_video(
+            request.effective_duration,
+            request.effective_number_results,
+            initial_delay=self.poll_initial_delay,
+            interval=self.poll_interval,
             max_interval=self.poll_max_interval,
-            plateau_seconds=derived.plateau_seconds,
         )
 
     def _check_budget(self, cost: CostEstimate, budget: float | None, *, final: bool) -> None:
@@ -522,25 +516,13 @@ class WanVideoOperator(BaseOperator):
                 f"({cost.describe()}); nothing was submitted."
             )
 
-    def _identity(self, context: Context) -> dict[str, Any]:
-        ti = context["ti"]
-        map_index = getattr(ti, "map_index", -1)
-        return {
-            "dag_id": ti.dag_id,
-            "task_id": ti.task_id,
-            "run_id": ti.run_id,
-            "map_index": -1 if map_index is None else int(map_index),
-        }
-
     def _submit_or_attach(
         self, request: WanVideoRequest, fingerprint: str, context: Context
-    ) -> tuple[str, Any]:
+    ) -> tuple[str, TaskState | None]:
         """Submit, or re-attach to the generation this task instance already paid for."""
         hook = self.hook
         expected = request.effective_number_results
-        if self.task_uuid:
-            if not is_uuid4(str(self.task_uuid)):
-                raise InvalidRequestError("must be a lowercase UUID version 4", parameter="task_uuid")
+        if self.task_uuid:  # checked by validate_arguments
             result = hook.submit_video(request, str(self.task_uuid))
             self.log.info(
                 "%s task %s (explicit task_uuid).",
@@ -548,7 +530,7 @@ class WanVideoOperator(BaseOperator):
                 result.task_uuid,
             )
             return result.task_uuid, None
-        identity = self._identity(context)
+        identity = ti_identity(context["ti"])
         key = str(self.idempotency_key) if self.idempotency_key else None
         for generation in range(MAX_GENERATIONS):
             task_uuid = task_uuid_for(
@@ -597,104 +579,34 @@ class WanVideoOperator(BaseOperator):
             )
 
     def delivery_token(self, fingerprint: str, context: Context) -> str:
-        """Name of the uploadEndpoint staging object: this task instance's identity plus the request.
-
-        Never the try number, so a retry finds the file an earlier try had delivered; never the request
-        alone, or two runs with the same request would verify, move or delete each other's file.
-        """
-        from airflow_provider_wan.idempotency import deterministic_uuid
-
-        identity = self._identity(context)
-        return deterministic_uuid(
-            "uploadEndpoint",
-            identity["dag_id"],
-            identity["task_id"],
-            identity["run_id"],
-            identity["map_index"],
-            fingerprint,
-        )
+        """Name of the uploadEndpoint staging object (see :func:`.idempotency.delivery_token`)."""
+        return idempotency.delivery_token(**ti_identity(context["ti"]), fingerprint=fingerprint)
 
     def _upload_endpoint(
         self, request: WanVideoRequest, fingerprint: str, context: Context
     ) -> tuple[str, str]:
         """The staging key Runware PUTs the video to, and its presigned URL (masked in logs)."""
         from airflow_provider_wan.media import delivery
-        from airflow_provider_wan.media.s3 import parse_s3_uri
 
-        destination = parse_s3_uri(str(self.s3_destination), parameter="s3_destination", require_key=False)
+        destination = self.destination
+        assert destination is not None  # validate_arguments refused upload_endpoint without it
         key = delivery.delivery_key(
             destination, self.delivery_token(fingerprint, context), request.effective_output_format
         )
         url = delivery.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
         return key, url
 
-    def _wait_in_worker(
-        self, task_uuid: str, expected: int, submitted_at: float, end_time: float, cadence: PollCadence
-    ) -> dict[str, Any]:
-        """Synchronous wait with the trigger's policy, for ``deferrable=False``."""
-        polls = failures = 0
-        last_log = 0.0
-        progress: float | None = None
-        while True:
-            now = time.time()
-            if now >= end_time:
-                return timeout_event(task_uuid, now - submitted_at, expected)
-            time.sleep(
-                max(
-                    0.0,
-                    min(cadence.delay(polls, elapsed=now - submitted_at, progress=progress), end_time - now),
-                )
-            )
-            polls += 1
+    def _wait_in_worker(self, wait: Wait, step: Step) -> TaskEvent:
+        """Synchronous wait (``deferrable=False``): the trigger's step, with the worker sleeping."""
+        while isinstance(step, Poll):
+            step.log_to(self.log)
+            time.sleep(step.delay)
+            polled: TaskState | RunwareError | None
             try:
-                state = self.hook.get_responses([task_uuid]).get(task_uuid)
+                polled = self.hook.get_responses([wait.task_uuid]).get(wait.task_uuid)
             except RunwareError as err:
-                failures += 1
-                if err.retryable and failures < 5:
-                    self.log.warning("Poll of task %s failed (%s); will retry", task_uuid, err)
-                    continue
-                raise
-            failures = 0
-            elapsed = time.time() - submitted_at
-            event = event_from_state(
-                task_uuid, state, expected_results=expected, seconds_since_submit=elapsed
-            )
-            if event is not None:
-                return event
-            progress = state.progress if state is not None else None
-            if time.time() - last_log >= LOG_EVERY_SECONDS:
-                last_log = time.time()
-                self.log.info(
-                    "Task %s running: progress %s, elapsed %.0fs",
-                    task_uuid,
-                    f"{progress:.0f}%" if progress is not None else "n/a",
-                    elapsed,
-                )
-
-    def _finish(self, context: Context, event: Any) -> dict[str, Any]:
-        echo = event if isinstance(event, dict) else {}
-        estimated = echo.get("estimated_cost")
-        output_format = echo.get("output_format")
-        delivery_key = echo.get("delivery_key")
-        duration = echo.get("duration")
-        submitted_at = echo.get("submitted_at")
-        return complete_task(
-            context,
-            event,
-            hook=self.hook,
-            log=self.log,
-            estimated_cost=estimated if isinstance(estimated, (int, float)) else None,
-            allow_partial_results=self.allow_partial_results,
-            fail_on_nsfw=self.fail_on_nsfw,
-            s3_destination=self.s3_destination,
-            aws_conn_id=self.aws_conn_id,
-            output_format=output_format if isinstance(output_format, str) else "MP4",
-            outlets=self.outlets,
-            delivered=delivery_key if isinstance(delivery_key, str) else False,
-            video_duration=duration if _is_number(duration) else None,
-            waited_seconds=max(0.0, time.time() - submitted_at) if _is_number(submitted_at) else None,
-        )
-
-
-def _is_number(value: object) -> TypeGuard[float]:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+                polled = err
+            wait, step = wait.after(polled, time.time())
+        if isinstance(step, Failed):
+            raise step.error
+        return step.event

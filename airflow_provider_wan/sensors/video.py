@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -11,15 +12,18 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_wan.arguments import optional_non_negative
-from airflow_provider_wan.completion import complete_task
+from airflow_provider_wan.errors import InvalidRequestError, RunwareError
+from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
-from airflow_provider_wan.outcome import event_from_state
+from airflow_provider_wan.poller import DEFAULT_CADENCE, Done, Poll, PollCadence, Wait
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.media.s3 import S3Location
+    from airflow_provider_wan.results import XComValue
 
 
 def number_results_from_details(details: Mapping[str, Any]) -> int | None:
@@ -86,7 +90,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         aws_conn_id: str | None = "aws_default",
         output_format: str = "MP4",
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        poll_max_interval: float = 10.0,
+        poll_max_interval: float = DEFAULT_CADENCE.max_interval,
         estimated_cost: float | str | None = None,
         **kwargs: Any,
     ) -> None:
@@ -113,9 +117,14 @@ class RunwareVideoSensor(BaseSensorOperator):
 
         return RunwareHook(runware_conn_id=self.runware_conn_id)
 
-    def _check_uuid(self) -> str:
-        from airflow_provider_wan.errors import InvalidRequestError
+    @cached_property
+    def destination(self) -> S3Location | None:
+        """``s3_destination`` parsed once (after rendering)."""
+        from airflow_provider_wan.media.s3 import parse_destination
 
+        return parse_destination(self.s3_destination)
+
+    def _check_uuid(self) -> str:
         value = str(self.task_uuid or "").strip()
         if not is_uuid4(value):
             raise InvalidRequestError(
@@ -128,8 +137,6 @@ class RunwareVideoSensor(BaseSensorOperator):
         return optional_non_negative("estimated_cost", self.estimated_cost, unit="USD")
 
     def _check_expected(self) -> int | None:
-        from airflow_provider_wan.errors import InvalidRequestError
-
         value = self.expected_results
         if value is None:
             return None
@@ -152,32 +159,29 @@ class RunwareVideoSensor(BaseSensorOperator):
         return self._resolved_expected
 
     def _number_results_from_runware(self, task_uuid: str) -> int:
-        from airflow_provider_wan.errors import RunwareError
-
         try:
-            details = self.hook.get_task_details(task_uuid)
+            found = number_results_from_details(self.hook.get_task_details(task_uuid))
+            why = "holds no videoInference request"
         except RunwareError as err:
-            self.log.warning(
-                "getTaskDetails for task %s failed (%s): waiting for 1 video. Pass expected_results if the "
-                "request asked for more.",
-                task_uuid,
-                err,
-            )
-            return 1
-        found = number_results_from_details(details)
+            found, why = None, f"failed ({err})"
         if found is None:
             self.log.warning(
-                "getTaskDetails for task %s holds no videoInference request: waiting for 1 video. Pass "
-                "expected_results if the request asked for more.",
+                "getTaskDetails for task %s %s: waiting for 1 video. Pass expected_results if the request "
+                "asked for more.",
                 task_uuid,
+                why,
             )
             return 1
         self.log.info("Task %s asked for %d video(s) (numberResults, from getTaskDetails)", task_uuid, found)
         return found
 
-    def _seconds_waited(self, context: Context) -> float:
+    def _wait(self, context: Context, task_uuid: str, expected: int, end_time: float = math.inf) -> Wait:
+        """The shared completion step; the sensor's own ``timeout`` ends a poke-mode wait, hence no end."""
         start = getattr(context["ti"], "start_date", None)
-        return max(0.0, time.time() - start.timestamp()) if start is not None else 0.0
+        submitted_at = min(start.timestamp(), time.time()) if start is not None else time.time()
+        interval = min(float(self.poke_interval), self.poll_max_interval)
+        cadence = PollCadence(initial_delay=interval, interval=interval, max_interval=self.poll_max_interval)
+        return Wait(task_uuid, expected, submitted_at, end_time, cadence)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         task_uuid = self._check_uuid()
@@ -188,21 +192,13 @@ class RunwareVideoSensor(BaseSensorOperator):
         # monotonic in the count, so agreeing at both ends of the range means every count agrees.
         count_matters = state is not None and state.status(1) != state.status(NUMBER_RESULTS_MAX)
         known = self.expected_results is not None or count_matters
-        event = event_from_state(
-            task_uuid,
-            state,
-            expected_results=self._expected_results(task_uuid) if known else 1,
-            seconds_since_submit=self._seconds_waited(context),
-        )
-        if event is None:
-            progress = state.progress if state is not None else None
-            self.log.info(
-                "Task %s still running (progress %s)",
-                task_uuid,
-                f"{progress:.0f}%" if progress is not None else "n/a",
-            )
-            return False
-        return PokeReturnValue(is_done=True, xcom_value=self._complete(context, event))
+        expected = self._expected_results(task_uuid) if known else 1
+        _, step = self._wait(context, task_uuid, expected).after(state, time.time())
+        if isinstance(step, Done):
+            return PokeReturnValue(is_done=True, xcom_value=self._complete(context, step.event))
+        if isinstance(step, Poll):
+            step.log_to(self.log)  # "Task ... running: n/m video(s) ready, progress ..."
+        return False
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:
@@ -214,17 +210,9 @@ class RunwareVideoSensor(BaseSensorOperator):
         from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 
         timeout = float(self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout)
+        wait = self._wait(context, task_uuid, self._expected_results(task_uuid), time.time() + timeout)
         self.defer(
-            trigger=RunwareVideoTrigger(
-                task_uuid=task_uuid,
-                runware_conn_id=self.runware_conn_id,
-                end_time=time.time() + timeout,
-                expected_results=self._expected_results(task_uuid),
-                submitted_at=time.time() - self._seconds_waited(context),
-                poll_initial_delay=min(float(self.poke_interval), self.poll_max_interval),
-                poll_interval=min(float(self.poke_interval), self.poll_max_interval),
-                poll_max_interval=self.poll_max_interval,
-            ),
+            trigger=RunwareVideoTrigger.for_wait(wait, runware_conn_id=self.runware_conn_id),
             method_name="execute_complete",
             timeout=timedelta(seconds=timeout + 300),
         )
@@ -232,7 +220,7 @@ class RunwareVideoSensor(BaseSensorOperator):
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         return self._complete(context, event)
 
-    def _complete(self, context: Context, event: Any) -> dict[str, Any]:
+    def _complete(self, context: Context, event: Any) -> XComValue:
         if isinstance(event, dict) and event.get("status") == "timeout":
             # Sensor semantics: a timeout is AirflowSensorTimeout, or a skip with soft_fail.
             from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
@@ -241,7 +229,7 @@ class RunwareVideoSensor(BaseSensorOperator):
             if self.soft_fail:
                 raise AirflowSkipException(message)
             raise AirflowSensorTimeout(message)
-        return complete_task(
+        return finish(
             context,
             event,
             hook=self.hook,
@@ -249,7 +237,7 @@ class RunwareVideoSensor(BaseSensorOperator):
             estimated_cost=self._check_estimate(),
             allow_partial_results=self.allow_partial_results,
             fail_on_nsfw=self.fail_on_nsfw,
-            s3_destination=self.s3_destination,
+            destination=self.destination,
             aws_conn_id=self.aws_conn_id,
             output_format=self.output_format,
             outlets=self.outlets,

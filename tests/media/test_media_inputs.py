@@ -17,9 +17,10 @@ import respx
 
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.hooks.runware import RunwareHook
+from airflow_provider_wan.idempotency import media_task_uuid
 from airflow_provider_wan.media.checks import MediaLimits, check_media_inputs
 from airflow_provider_wan.media.references import classify_reference
-from airflow_provider_wan.media.uploads import deterministic_task_uuid, resolve_media_inputs
+from airflow_provider_wan.media.uploads import resolve_media_inputs
 from airflow_provider_wan.models import WanVideoRequest
 from tests.media.conftest import MediaServer, make_mp4
 
@@ -271,7 +272,7 @@ def test_retry_recovers_media_uuid_via_conflict_and_task_details(
     assert uuid.UUID(uploads[0]["taskUUID"]).version == 4
     assert [t["taskType"] for t in seen].count("getTaskDetails") == 1
     # A different scope (another DAG run) is a different upload task.
-    assert deterministic_task_uuid("abc", "run-1") != deterministic_task_uuid("abc", "run-2")
+    assert media_task_uuid("abc", "run-1") != media_task_uuid("abc", "run-2")
 
 
 @respx.mock

@@ -21,7 +21,7 @@ from airflow_provider_wan.hooks.runware import RunwareHook
 from airflow_provider_wan.media.outputs import land_task_outputs
 from airflow_provider_wan.media.s3 import parse_s3_uri
 from airflow_provider_wan.models import WanVideoRequest
-from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.results import VideoResult
 
 
 def _results(hook: RunwareHook, number_results: int = 1) -> tuple[str, list[VideoResult]]:

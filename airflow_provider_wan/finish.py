@@ -1,0 +1,117 @@
+"""Finish a task in Airflow: land its videos in S3, push the XCom value and the asset event, log a summary.
+
+Shared by :class:`~airflow_provider_wan.operators.video.WanVideoOperator` and
+:class:`~airflow_provider_wan.sensors.video.RunwareVideoSensor`, so both hand downstream tasks the same
+XCom contract (:func:`airflow_provider_wan.results.xcom_value`) and land outputs the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_wan.results import VideoResult, XComValue, parse_event, xcom_value
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.media.landing import LandedVideo
+    from airflow_provider_wan.media.s3 import S3Location
+
+
+def finish(
+    context: Context,
+    event: Any,
+    *,
+    hook: RunwareHook,
+    log: Any,
+    allow_partial_results: bool = False,
+    fail_on_nsfw: bool = False,
+    destination: S3Location | None = None,
+    aws_conn_id: str | None = "aws_default",
+    outlets: Iterable[Any] = (),
+    estimated_cost: float | None = None,
+    output_format: str | None = None,
+) -> XComValue:
+    """Turn a terminal event into the task's XCom value, landing videos in S3 first (``destination``).
+
+    Raises the Runware error (code, message, parameter, task UUID) when the event says the task failed;
+    succeeds only once every video is safely in S3 (with ``s3_destination``). Estimate, output format,
+    delivery key, duration and submit time come from the operator's echo in the event unless given.
+    """
+    parsed = parse_event(event)
+    lander = None
+    if destination is not None:
+        fmt = output_format or parsed.get("output_format") or "MP4"
+        delivered = parsed.get("delivery_key") or False
+
+        def lander(videos: Sequence[VideoResult]) -> Sequence[LandedVideo]:
+            from airflow_provider_wan.media.outputs import land_task_outputs
+
+            return land_task_outputs(
+                videos,
+                location=destination,
+                task_uuid=parsed["task_uuid"],
+                hook=hook,
+                aws_conn_id=aws_conn_id,
+                output_format=fmt,
+                delivered=delivered,
+            )
+
+    value = xcom_value(
+        parsed,
+        allow_partial_results=allow_partial_results,
+        fail_on_nsfw=fail_on_nsfw,
+        estimated_cost=estimated_cost if estimated_cost is not None else parsed.get("estimated_cost"),
+        land=lander,
+        log=log,
+    )
+    if lander is not None:
+        emit_asset_event(context, value, outlets)
+    ti = context["ti"]
+    ti.xcom_push(key="task_uuid", value=value["task_uuid"])
+    ti.xcom_push(key="video_url", value=value["video_url"])
+    ti.xcom_push(key="cost", value=value["cost"])
+    submitted_at = parsed.get("submitted_at")
+    waited = max(0.0, time.time() - submitted_at) if submitted_at is not None else None
+    log.info("%s", summary(value, video_duration=parsed.get("duration"), waited_seconds=waited))
+    return value
+
+
+def emit_asset_event(context: Context, value: XComValue, outlets: Iterable[Any]) -> None:
+    """Attach task UUID, S3 URIs and cost to the S3 asset event, for asset-scheduled downstream DAGs."""
+    outlet_events = context.get("outlet_events")
+    if outlet_events is None:
+        return
+    for outlet in outlets:
+        uri = getattr(outlet, "uri", None)
+        if isinstance(uri, str) and uri.startswith("s3://"):
+            extra: dict[str, Any] = {
+                "task_uuid": value["task_uuid"],
+                "s3_uris": value.get("s3_uris", []),
+                "video_uuids": [v["video_uuid"] for v in value["videos"]],
+                "cost": value["cost"],
+            }
+            outlet_events[outlet].extra = extra
+
+
+def summary(
+    value: Mapping[str, Any], *, video_duration: float | None = None, waited_seconds: float | None = None
+) -> str:
+    """The final log line (videos, seconds of video, cost vs estimate, wait; unknowns left out), then
+    one line per video. A log line only: the XCom keys stay as the contract says."""
+    cost, estimated, count = value.get("cost"), value.get("estimated_cost"), len(value["videos"])
+    parts = [f"Runware task {value['task_uuid']}: {count} video(s)"]
+    if video_duration is not None:
+        parts.append(f"{video_duration * count:g} s of video")
+    parts.append(
+        f"cost {f'${cost:.4f}' if isinstance(cost, (int, float)) else 'not reported'} "
+        f"(estimated {f'${estimated:.4f}' if isinstance(estimated, (int, float)) else 'n/a'})"
+    )
+    if waited_seconds is not None:
+        parts.append(f"waited {waited_seconds:.1f} s since submit")
+    lines = [", ".join(parts)]
+    lines += [f"  {v['video_uuid']}: {v.get('s3_uri') or v.get('video_url')}" for v in value["videos"]]
+    return "\n".join(lines)

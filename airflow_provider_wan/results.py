@@ -1,0 +1,372 @@
+"""What happened to a Runware task: the answer parsed, the completion policy, the XCom contract.
+
+1. **Parse.** :meth:`Envelope.parse` and :func:`group_by_task` turn an answer into one :class:`TaskState`
+   per task UUID. Runware answers ``{"data": [...], "errors": [...]}``; either key may be missing, old
+   docs showed ``data`` as one object, and a failed generation is either a flat ``errors[]`` item or a
+   ``data[]`` item with ``status: "error"`` and a nested ``error``. Unknown fields are ignored (a past SDK
+   crashed on a new field).
+2. **Event.** A finished task becomes a :class:`TaskEvent` (plain JSON, what the trigger yields; see
+   :class:`airflow_provider_wan.poller.Wait`); :func:`parse_event` validates one strictly.
+3. **Policy and contract.** :func:`xcom_value` applies partial results and NSFW and builds the
+   :class:`XComValue` (landing the videos in S3 through the callable it is given).
+
+Nothing here touches Airflow or S3: :mod:`airflow_provider_wan.finish` hands the value to Airflow.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Protocol
+
+from pydantic import StringConstraints, TypeAdapter, ValidationError
+from typing_extensions import Required, TypedDict
+
+from airflow_provider_wan.errors import RunwareError, RunwareSafetyError, RunwareTimeoutError
+from airflow_provider_wan.models import MODEL_ID
+
+RunState = Literal["running", "success", "error"]
+EventStatus = Literal["success", "error", "timeout"]
+# Seen in docs and legacy SDKs. Anything else (processing, queued, ...) is not terminal: running.
+SUCCESS_STATUSES = frozenset({"success", "succeeded", "completed", "complete", "done"})
+ERROR_STATUSES = frozenset({"error", "failed", "failure"})
+
+
+def _status(raw: Any) -> RunState:
+    """Map a raw item status to running/success/error; unknown non-terminal statuses are running."""
+    status = str(raw).strip().lower() if raw is not None else ""
+    return "success" if status in SUCCESS_STATUSES else "error" if status in ERROR_STATUSES else "running"
+
+
+def _number(value: Any) -> float | None:
+    """A JSON number; booleans and strings (never documented) mean unknown."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+# -- 1. parse ------------------------------------------------------------------------------------------
+
+
+class VideoRecord(TypedDict, total=False):
+    """A video in the event and the XCom value; landing in S3 adds the last three keys."""
+
+    video_uuid: Required[str]
+    video_url: str | None
+    seed: int | None
+    nsfw_content: bool | None
+    cost: float | None
+    s3_uri: str
+    sha256: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """One generated video (one of up to ``numberResults`` per task), from the answer to the XCom value."""
+
+    task_uuid: str
+    video_uuid: str
+    video_url: str | None
+    seed: int | None = None
+    nsfw_content: bool | None = None
+    cost: float | None = None
+    status: str = "success"
+    progress: float | None = None  # 0-100 when Runware reports it; usually absent on finished items
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> VideoResult:
+        """From a ``data[]`` item of an answer (camelCase)."""
+        url, seed = item.get("videoURL"), _number(item.get("seed"))
+        nsfw = item.get("NSFWContent", item.get("nsfwContent"))
+        return cls(
+            task_uuid=str(item.get("taskUUID", "")),
+            video_uuid=str(item.get("videoUUID") or url or ""),
+            video_url=url if isinstance(url, str) else None,
+            seed=None if seed is None else int(seed),
+            nsfw_content=nsfw if isinstance(nsfw, bool) else None,
+            cost=_number(item.get("cost")),
+            status=str(item.get("status") or "success"),
+            progress=_number(item.get("progress")),
+        )
+
+    @classmethod
+    def from_record(cls, task_uuid: str, video: VideoRecord) -> VideoResult:
+        """From a video of an event (:meth:`to_dict`)."""
+        seed, nsfw, cost = video.get("seed"), video.get("nsfw_content"), video.get("cost")
+        return cls(task_uuid, video["video_uuid"], video.get("video_url"), seed, nsfw, cost)
+
+    def to_dict(self) -> VideoRecord:
+        """The video as the event and the XCom contract carry it (``tests/conftest.py`` VIDEO_KEYS)."""
+        return {
+            "video_uuid": self.video_uuid,
+            "video_url": self.video_url,
+            "seed": self.seed,
+            "nsfw_content": self.nsfw_content,
+            "cost": self.cost,
+        }
+
+
+@dataclass
+class TaskState:
+    """Cumulative state of one task UUID as seen in one answer."""
+
+    task_uuid: str
+    results: list[VideoResult] = field(default_factory=list)
+    errors: list[RunwareError] = field(default_factory=list)
+    running: int = 0
+    progress: float | None = None
+
+    @property
+    def seen(self) -> bool:
+        return bool(self.results or self.errors or self.running)
+
+    def status(self, expected_results: int = 1) -> RunState:
+        """``success`` once every expected result is in, ``error`` once none can still arrive, else running.
+
+        A task that has failed items and nothing still running is finished with an error, even if some
+        results succeeded: the caller decides (``allow_partial_results``) what partial success means.
+        """
+        if len(self.results) >= expected_results:
+            return "success"
+        if self.errors and (len(self.results) + len(self.errors) >= expected_results or not self.running):
+            return "error"
+        return "running"
+
+
+def _as_list(value: Any) -> list[Mapping[str, Any]]:
+    items = [value] if isinstance(value, Mapping) else value if isinstance(value, list) else []
+    return [i for i in items if isinstance(i, Mapping)]
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """The two lists of an answer, each normalised to a list of dicts."""
+
+    data: list[Mapping[str, Any]]
+    errors: list[Mapping[str, Any]]
+
+    @classmethod
+    def parse(cls, body: Any) -> Envelope:
+        if isinstance(body, list):  # not documented; seen from proxies that unwrap the envelope
+            return cls(data=_as_list(body), errors=[])
+        if not isinstance(body, Mapping):
+            return cls(data=[], errors=[])
+        errors = _as_list(body.get("errors"))
+        # A single top-level error object (``{"error": {...}}``) has been seen from gateways.
+        return cls(data=_as_list(body.get("data")), errors=errors or _as_list(body.get("error")))
+
+
+def group_by_task(
+    envelope: Envelope, task_uuids: Iterable[str] | None = None, *, http_status: int | None = None
+) -> dict[str, TaskState]:
+    """Group items and errors per taskUUID. Only ``task_uuids`` are returned when given.
+
+    Errors without a taskUUID cannot be attributed and are left out; the client raises them as
+    request-level errors when nothing else could be attributed (:func:`unattributed_errors`).
+    """
+    listed = None if task_uuids is None else list(task_uuids)
+    states = {u: TaskState(u) for u in listed or ()}
+
+    def state_for(item: Mapping[str, Any]) -> TaskState | None:
+        uuid = str(item.get("taskUUID") or "")
+        if not uuid or (listed is not None and uuid not in states):
+            return None
+        return states.setdefault(uuid, TaskState(uuid))
+
+    for item in envelope.data:
+        state = state_for(item)
+        if state is None:
+            continue
+        raw = str(item.get("status") or "")
+        if isinstance(item.get("error"), Mapping) or _status(raw) == "error":
+            state.errors.append(RunwareError.from_wire(item, http_status=None, task_uuid=state.task_uuid))
+        elif _status(raw) == "success" or (not raw and item.get("videoURL")):
+            result = VideoResult.from_item(item)
+            if all(r.video_uuid != result.video_uuid for r in state.results):
+                state.results.append(result)
+        else:
+            state.running += 1
+            progress = _number(item.get("progress"))
+            state.progress = state.progress if progress is None else progress
+    for err in envelope.errors:
+        state = state_for(err)
+        if state is not None:
+            state.errors.append(
+                RunwareError.from_wire(err, http_status=http_status, task_uuid=state.task_uuid)
+            )
+    return states
+
+
+def unattributed_errors(
+    envelope: Envelope, task_uuids: Sequence[str], http_status: int | None
+) -> list[RunwareError]:
+    """Errors that belong to no requested task (auth, quota, malformed request)."""
+    wanted = set(task_uuids)
+    return [
+        RunwareError.from_wire(e, http_status=http_status)
+        for e in envelope.errors
+        if str(e.get("taskUUID") or "") not in wanted
+    ]
+
+
+# -- 2. the terminal event -----------------------------------------------------------------------------
+
+
+class TaskEvent(TypedDict, total=False):
+    """The one terminal event (plain JSON) of the trigger, the sensor and synchronous waits."""
+
+    status: Required[EventStatus]
+    task_uuid: Required[Annotated[str, StringConstraints(min_length=1)]]
+    videos: list[VideoRecord]
+    cost: float | None
+    expected_results: int
+    error: dict[str, Any] | None
+    message: str
+    # Echoed by the operator: it resumes on a fresh instance and reads everything from the event.
+    estimated_cost: float | None
+    output_format: str | None
+    delivery_key: str | None
+    duration: float | None
+    submitted_at: float | None
+
+
+def _total_cost(costs: Iterable[float | None]) -> float | None:
+    known = [c for c in costs if c is not None]
+    return round(sum(known), 6) if known else None
+
+
+def task_event(
+    status: EventStatus,
+    task_uuid: str,
+    *,
+    videos: Sequence[VideoResult] = (),
+    error: RunwareError | None = None,
+    expected_results: int = 1,
+) -> TaskEvent:
+    return {
+        "status": status,
+        "task_uuid": task_uuid,
+        "videos": [v.to_dict() for v in videos],
+        "cost": _total_cost(v.cost for v in videos),
+        "expected_results": expected_results,
+        "error": error.to_dict() if error is not None else None,
+        "message": str(error) if error is not None else f"{len(videos)} video(s) ready",
+    }
+
+
+@functools.cache
+def _event_schema() -> TypeAdapter[TaskEvent]:
+    return TypeAdapter(TaskEvent)  # built on first use: keeps the provider's import cheap
+
+
+def parse_event(event: Any) -> TaskEvent:
+    """The event, strictly validated: ``None``, non-dicts, unknown statuses, bad videos never pass."""
+    if event is None:
+        raise RunwareError(
+            "Trigger returned no event (None); refusing to treat it as success", code="badEvent"
+        )
+    try:
+        return _event_schema().validate_python(event, strict=True)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or type(event).__name__
+        uuid = event.get("task_uuid") if isinstance(event, Mapping) else None
+        raise RunwareError(
+            f"Malformed trigger event: {where}: {first['msg']}",
+            code="badEvent",
+            task_uuid=uuid if isinstance(uuid, str) else None,
+        ) from None
+
+
+# -- 3. policy and the XCom contract -------------------------------------------------------------------
+
+
+class XComValue(TypedDict, total=False):
+    """The ``return_value`` contract (README). Later features extend it; never rename a key."""
+
+    task_uuid: Required[str]
+    model: Required[str]
+    status: Required[Literal["success", "partial"]]
+    video_url: Required[str | None]
+    video_urls: Required[list[str]]
+    videos: Required[list[VideoRecord]]
+    cost: Required[float | None]
+    estimated_cost: Required[float | None]
+    s3_uri: str  # with an s3_destination: the first landed video, and all of them
+    s3_uris: list[str]
+
+
+class Landed(Protocol):
+    """What the S3 landing reports per video (read-only attributes)."""
+
+    @property
+    def video_uuid(self) -> str: ...
+    @property
+    def s3_uri(self) -> str: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def size_bytes(self) -> int: ...
+
+
+def xcom_value(
+    event: Any,
+    *,
+    allow_partial_results: bool = False,
+    fail_on_nsfw: bool = False,
+    estimated_cost: float | None = None,
+    land: Callable[[Sequence[VideoResult]], Sequence[Landed]] | None = None,
+    log: Any = None,
+) -> XComValue:
+    """Apply the policies to a terminal event: the XCom value, or raise the Runware error.
+
+    :param land: copies the accepted videos to S3; their records gain ``s3_uri``, ``sha256``, ``size_bytes``.
+    """
+    parsed = parse_event(event)
+    task_uuid = parsed["task_uuid"]
+    videos = [VideoResult.from_record(task_uuid, v) for v in parsed.get("videos") or []]
+    logger = log or logging.getLogger(__name__)
+    error_dict = parsed.get("error")
+    error = RunwareError.from_dict(error_dict) if error_dict else None
+    if error is not None and not error.task_uuid:
+        error.task_uuid = task_uuid
+
+    if parsed["status"] == "timeout":
+        raise error or RunwareTimeoutError("Timed out waiting for Runware", task_uuid=task_uuid)
+    if parsed["status"] == "error":
+        if not (allow_partial_results and videos):
+            raise error or RunwareError("Runware reported an error", task_uuid=task_uuid)
+        logger.warning(
+            "Partial result accepted (allow_partial_results=True): %d of %d videos; first error: %s",
+            len(videos),
+            parsed.get("expected_results", 1),
+            error,
+        )
+    flagged = [v.video_uuid for v in videos if v.nsfw_content]
+    if flagged:
+        message = f"Runware flagged NSFW content in video(s) {', '.join(flagged)} of task {task_uuid}"
+        if fail_on_nsfw:
+            raise RunwareSafetyError(message, code="nsfwContentDetected", task_uuid=task_uuid)
+        logger.warning("%s (fail_on_nsfw=False: keeping them)", message)
+
+    records = [v.to_dict() for v in videos]
+    landed = {item.video_uuid: item for item in land(videos)} if land is not None else {}
+    for record in records:
+        if (item := landed.get(record["video_uuid"])) is not None:
+            record.update({"s3_uri": item.s3_uri, "sha256": item.sha256, "size_bytes": item.size_bytes})
+    urls = [v.video_url for v in videos if v.video_url]
+    value: XComValue = {
+        "task_uuid": task_uuid,
+        "model": MODEL_ID,
+        "status": "success" if parsed["status"] == "success" else "partial",
+        "video_url": urls[0] if urls else None,
+        "video_urls": urls,
+        "videos": records,
+        "cost": _total_cost(v.cost for v in videos),
+        "estimated_cost": estimated_cost,
+    }
+    s3_uris = [r["s3_uri"] for r in records if r.get("s3_uri")]
+    if s3_uris:
+        value["s3_uri"], value["s3_uris"] = s3_uris[0], s3_uris
+    return value
