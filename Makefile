@@ -28,6 +28,7 @@ lock:
 lint: venv
 	$(VENV)/bin/ruff check airflow_provider_wan tests dags_examples
 	$(VENV)/bin/ruff format --check airflow_provider_wan tests dags_examples
+	$(VENV)/bin/lint-imports --no-cache
 
 typecheck: venv
 	$(VENV)/bin/mypy airflow_provider_wan
