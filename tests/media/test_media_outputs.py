@@ -25,7 +25,7 @@ from airflow_provider_wan.media.landing import land_videos, object_key
 from airflow_provider_wan.media.outputs import land_task_outputs
 from airflow_provider_wan.media.s3 import S3Location, parse_s3_uri
 from airflow_provider_wan.models import WanVideoRequest
-from airflow_provider_wan.responses import VideoResult
+from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
 from tests.media.conftest import MediaServer
 
