@@ -16,10 +16,12 @@ from airflow_provider_wan.arguments import check_choice, finite_number, non_nega
 from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for
+from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.models import MODEL_ID, SIZE_PRESETS, WanVideoRequest
 from airflow_provider_wan.outcome import event_from_state, timeout_event
 from airflow_provider_wan.poller import PollCadence
 from airflow_provider_wan.pricing import estimate
+from airflow_provider_wan.templates import TemplateFilesMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -67,7 +69,7 @@ class RunwareVideoLink(BaseOperatorLink):
         return value if isinstance(value, str) else ""
 
 
-class WanVideoOperator(BaseOperator):
+class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
     """Submit a Wan2.7 ``videoInference`` task to Runware and wait for the videos.
 
     Give the request either as keyword arguments (every ``WanVideoRequest`` field, snake_case:

@@ -13,6 +13,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 from airflow_provider_wan.arguments import optional_non_negative
 from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.idempotency import is_uuid4
+from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
 from airflow_provider_wan.outcome import event_from_state
 
@@ -40,7 +41,7 @@ def number_results_from_details(details: Mapping[str, Any]) -> int | None:
     return None
 
 
-class RunwareVideoSensor(BaseSensorOperator):
+class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
     """Wait until a Runware task is finished and return the same XCom value as ``WanVideoOperator``.
 
     Works in ``poke`` and ``reschedule`` mode and, with ``deferrable=True``, in the triggerer (reusing
