@@ -13,7 +13,7 @@ from unittest import mock
 
 import pendulum
 import pytest
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, literal, task
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_wan.errors import InvalidRequestError
@@ -226,10 +226,16 @@ def test_only_prompt_and_request_fields_read_files(tmp_path) -> None:  # type: i
     assert op.s3_destination == "s3://bucket/out/spec.json" and op.idempotency_key == "note.txt"
     assert op.template_ext == (".txt", ".j2", ".md", ".json")  # the class attribute shows again
     with DAG("files2", schedule=None, start_date=WHEN, template_searchpath=[str(tmp_path)]):
-        whole = WanVideoOperator(task_id="gen", request="spec.json", positive_prompt="kept as text.md.")
+        whole = WanVideoOperator(
+            task_id="gen",
+            request="spec.json",
+            positive_prompt="kept as text.md.",
+            negative_prompt=literal("x.txt"),
+        )
     whole.render_template_fields(_context(whole))
     assert whole.request == '{"positive_prompt": "from a file"}'
     assert whole.positive_prompt == "kept as text.md."
+    assert whole.negative_prompt == "x.txt"  # Airflow's literal(): text that ends like a file name
 
 
 def test_parse_time_resolution_reads_only_file_fields(tmp_path) -> None:  # type: ignore[no-untyped-def]

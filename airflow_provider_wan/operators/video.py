@@ -77,7 +77,8 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
     ``reference_images``, ``reference_videos``, ``audio``, ``generate_audio``, ``shot_type``,
     ``number_results``, ``seed``, ``output_format``...) or as a whole ``request`` dict (snake_case or
     Runware's camelCase wire JSON, e.g. pulled from XCom; as a string, JSON or the Python repr that Jinja
-    renders from a dict); keyword arguments override its keys.
+    renders from a dict); keyword arguments override its keys. ``positive_prompt``/``negative_prompt`` may
+    name a ``.txt``/``.j2``/``.md`` template file and ``request`` a ``.json`` one (module ``templates``).
 
     **Never pays twice.** The Runware ``taskUUID`` is derived from ``(dag_id, task_id, run_id,
     map_index)`` and a fingerprint of the request, never the try number: a retry, a crashed worker or a
