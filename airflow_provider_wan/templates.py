@@ -46,6 +46,8 @@ class TemplateFilesMixin:
 
     template_ext_by_field: ClassVar[Mapping[str, tuple[str, ...]]] = FILE_EXTENSIONS_BY_FIELD
     template_ext: Sequence[str] = (*PROMPT_FILE_EXTENSIONS, *REQUEST_FILE_EXTENSIONS)
+    # Fields whose file ``resolve_template_files`` already read: their value is the file's text.
+    _fields_read_from_files: frozenset[str] = frozenset()
 
     @contextmanager
     def _template_ext_narrowed(self, extensions: tuple[str, ...]) -> Iterator[None]:
@@ -60,6 +62,7 @@ class TemplateFilesMixin:
     def resolve_template_files(self) -> None:
         """Read the template files named by file-capable fields (Airflow calls this when parsing)."""
         get_env = getattr(self, "get_template_env", None)
+        resolved: set[str] = set()
         for field in getattr(self, "template_fields", ()):
             content = getattr(self, field, None)
             if not file_extensions(self.template_ext_by_field, field, content) or get_env is None:
@@ -69,6 +72,10 @@ class TemplateFilesMixin:
                 setattr(self, field, env.loader.get_source(env, content)[0])
             except Exception:  # rendering names the missing file with the parameter
                 log.warning("Template file %r of %s not found when parsing", content, field)
+            else:
+                resolved.add(field)
+        # The file's text is the template now: text that happens to end in ".txt" is no file name.
+        self._fields_read_from_files = frozenset(resolved)
         prepare = getattr(self, "prepare_template", None)
         if callable(prepare):
             prepare()
@@ -86,9 +93,11 @@ class TemplateFilesMixin:
             base._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
             return
         for field in template_fields:
-            extensions = file_extensions(self.template_ext_by_field, field, getattr(self, field, None))
+            value = getattr(self, field, None)
+            by_field = {} if field in self._fields_read_from_files else self.template_ext_by_field
+            extensions = file_extensions(by_field, field, value)
             if extensions:
-                _check_template_file(jinja_env, field, getattr(self, field))
+                _check_template_file(jinja_env, field, str(value))
             with self._template_ext_narrowed(extensions):
                 base._do_render_template_fields(parent, [field], context, jinja_env, seen_oids)
 

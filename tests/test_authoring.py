@@ -247,6 +247,13 @@ def test_parse_time_resolution_reads_only_file_fields(tmp_path) -> None:  # type
     dag.resolve_template_files()  # what Airflow's DagBag does when it loads the file
     assert op.positive_prompt == "# A prompt from markdown"
     assert op.webhook_url == "https://hooks.test/p.md"
+    # A file whose text ends like a file name: rendering takes the text, not another file.
+    (tmp_path / "q.txt").write_text("{{ ds }}: see style.txt")
+    with DAG("resolve2", schedule=None, start_date=WHEN, template_searchpath=[str(tmp_path)]) as dag:
+        text = WanVideoOperator(task_id="gen", positive_prompt="q.txt")
+    dag.resolve_template_files()
+    text.render_template_fields(_context(text))
+    assert text.positive_prompt == f"{DS}: see style.txt"
 
 
 def test_missing_prompt_file_names_the_parameter_before_any_request(emulator) -> None:  # type: ignore[no-untyped-def]
