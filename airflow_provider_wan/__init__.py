@@ -48,5 +48,8 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": CONN_EXTRA_FIELDS,
             }
         ],
+        "task-decorators": [
+            {"name": "wan_video", "class-name": "airflow_provider_wan.decorators.wan_video.wan_video_task"}
+        ],
         "extra-links": ["airflow_provider_wan.operators.video.RunwareVideoLink"],
     }

@@ -37,7 +37,11 @@ EXAMPLE_DAGS = {
     "example_wan_audio_driven",
     "example_wan_etl_to_video",
     "example_wan_fire_and_forget",
+    "example_wan_taskflow",
+    "example_wan_prompt_library",
 }
+# Task classes that generate (and so must carry a budget): the operator and @task.wan_video's operator.
+GENERATORS = ("WanVideoOperator", "_WanVideoDecoratedOperator")
 LANDED_VIDEO_KEYS = {
     "video_uuid",
     "video_url",
@@ -188,13 +192,11 @@ def test_examples_parse_without_errors_or_heavy_imports() -> None:
     assert set(report["dags"]) == EXAMPLE_DAGS
     for dag_id, info in report["dags"].items():
         assert len(info["doc_md"]) > 200, f"{dag_id} lacks a module docstring explaining the use case"
-        generators = [
-            t for t in info["tasks"] if t["operator_class"] in ("WanVideoOperator", "RunwareVideoSensor")
-        ]
+        generators = [t for t in info["tasks"] if t["operator_class"] in (*GENERATORS, "RunwareVideoSensor")]
         assert generators, dag_id
         for task in info["tasks"]:
             assert task["retries"] >= 1, (dag_id, task)  # retries are on: re-attaching makes them safe
-            if task["operator_class"] == "WanVideoOperator":
+            if task["operator_class"] in GENERATORS:
                 assert task["max_cost_usd"], (dag_id, task)
 
 
@@ -361,3 +363,48 @@ def test_etl_to_video_batch_budget_refuses_before_any_request(examples_env: str,
     (ti,) = [ti for ti in dr.get_task_instances() if ti.task_id == "build_requests"]
     assert ti.state == "failed" and ti.try_number == 1  # AirflowFailException: no pointless retries
     assert emulator.ledger()["http_requests"] == 0
+
+
+@pytestmark_db
+def test_taskflow_decorator_mapped_and_request(examples_env: str, emulator: Any, s3_client: Any) -> None:
+    dr = _run("example_wan_taskflow")
+    _assert_success(dr)
+    clips = [_xcom(dr, "launch_clip", map_index=i) for i in range(2)]
+    for clip in clips:
+        _assert_landed(clip, s3_client, examples_env, f"wan-examples/taskflow/{DS}/launches/")
+    prompts = [_job(emulator, clip["task_uuid"]).request["positivePrompt"] for clip in clips]
+    assert "Aurora desk lamp" in prompts[0] and "Trail bottle" in prompts[1]
+    assert all(f"launch week of {DS}" in prompt for prompt in prompts)
+    teaser = _xcom(dr, "teaser")
+    _assert_landed(teaser, s3_client, examples_env, f"wan-examples/taskflow/{DS}/teaser/")
+    sent = _job(emulator, teaser["task_uuid"]).request
+    assert (sent["width"], sent["height"]) == (720, 1280) and sent["seed"] == int(DS.replace("-", ""))
+    report = _xcom(dr, "report")
+    assert report["launches"] == [clip["s3_uri"] for clip in clips] and report["teaser"] == teaser["s3_uri"]
+    assert report["cost"] == pytest.approx(3 * 0.5)
+    assert emulator.ledger()["submissions"] == 3
+
+
+@pytestmark_db
+def test_prompt_library_files_are_what_runware_receives(
+    examples_env: str, emulator: Any, s3_client: Any
+) -> None:
+    dr = _run("example_wan_prompt_library", product="Trail bottle")
+    _assert_success(dr)
+    spotlight = _xcom(dr, "product_spotlight")
+    _assert_landed(spotlight, s3_client, examples_env, f"wan-examples/prompt-library/{DS}/spotlight/")
+    sent = _job(emulator, spotlight["task_uuid"]).request
+    prompts = EXAMPLES / "prompts"
+    house_style = (prompts / "house_style.txt").read_text()
+    assert sent["positivePrompt"] == (
+        "A warm product spotlight of the Trail bottle: it rests on a slowly turning pedestal\n"
+        f"while the light sweeps from cool to warm. {house_style} Shot on {DS}."
+    )
+    assert sent["negativePrompt"] == (prompts / "negative.txt").read_text()
+    teaser = _xcom(dr, "vertical_teaser")
+    _assert_landed(teaser, s3_client, examples_env, f"wan-examples/prompt-library/{DS}/teaser/")
+    wire = _job(emulator, teaser["task_uuid"]).request
+    teaser_prompt = "The Trail bottle drops into frame on a bold colour field, vertical teaser"
+    assert wire["positivePrompt"] == teaser_prompt
+    assert wire["seed"] == int(DS.replace("-", "")) and (wire["width"], wire["height"]) == (720, 1280)
+    assert emulator.ledger()["submissions"] == 2

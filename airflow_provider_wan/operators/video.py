@@ -16,10 +16,12 @@ from airflow_provider_wan.arguments import check_choice, finite_number, non_nega
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for, ti_identity
+from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, SIZE_PRESETS, WanVideoRequest
 from airflow_provider_wan.poller import Failed, Poll, PollCadence, Step, Wait
 from airflow_provider_wan.pricing import estimate
 from airflow_provider_wan.results import TaskEvent, TaskState, XComValue
+from airflow_provider_wan.templates import TemplateFilesMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -68,7 +70,7 @@ class RunwareVideoLink(BaseOperatorLink):
         return value if isinstance(value, str) else ""
 
 
-class WanVideoOperator(BaseOperator):
+class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
     """Submit a Wan2.7 ``videoInference`` task to Runware and wait for the videos.
 
     Give the request either as keyword arguments (every ``WanVideoRequest`` field, snake_case:
@@ -76,7 +78,8 @@ class WanVideoOperator(BaseOperator):
     ``reference_images``, ``reference_videos``, ``audio``, ``generate_audio``, ``shot_type``,
     ``number_results``, ``seed``, ``output_format``...) or as a whole ``request`` dict (snake_case or
     Runware's camelCase wire JSON, e.g. pulled from XCom; as a string, JSON or the Python repr that Jinja
-    renders from a dict); keyword arguments override its keys.
+    renders from a dict); keyword arguments override its keys. ``positive_prompt``/``negative_prompt`` may
+    name a ``.txt``/``.j2``/``.md`` template file and ``request`` a ``.json`` one (module ``templates``).
 
     **Never pays twice.** The Runware ``taskUUID`` is derived from ``(dag_id, task_id, run_id,
     map_index)`` and a fingerprint of the request, never the try number: a retry, a crashed worker or a

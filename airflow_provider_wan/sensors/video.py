@@ -15,6 +15,7 @@ from airflow_provider_wan.arguments import optional_non_negative
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import is_uuid4
+from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
 from airflow_provider_wan.poller import DEFAULT_CADENCE, Done, Poll, PollCadence, Wait
 
@@ -44,7 +45,7 @@ def number_results_from_details(details: Mapping[str, Any]) -> int | None:
     return None
 
 
-class RunwareVideoSensor(BaseSensorOperator):
+class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
     """Wait until a Runware task is finished and return the same XCom value as ``WanVideoOperator``.
 
     Works in ``poke`` and ``reschedule`` mode and, with ``deferrable=True``, in the triggerer (reusing
