@@ -16,8 +16,6 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow.sdk import BaseHook
-
 from airflow_provider_wan.client import (
     AsyncRunwareClient,
     ClientConfig,
@@ -27,6 +25,7 @@ from airflow_provider_wan.client import (
     Secret,
     SubmitResult,
 )
+from airflow_provider_wan.compat import BaseHook
 from airflow_provider_wan.connection import CONN_EXTRA_FIELDS, DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.responses import TaskState
