@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import pickle
 import uuid
-from typing import Any, get_args
+from typing import get_args
 
 import httpx
 import pytest
@@ -309,17 +309,6 @@ def test_transport_error_type() -> None:
     assert err.retryable and err.category == "transport"
 
 
-def _from_uri(uri: str) -> Any:
-    """A connection parsed from a URI as Airflow parses ``AIRFLOW_CONN_*`` values."""
-    from airflow.sdk import Connection
-
-    if hasattr(Connection, "from_uri"):
-        return Connection.from_uri(uri, conn_id="x")
-    from airflow.models import Connection as ModelConnection  # Airflow 3.0: the SDK's has no from_uri
-
-    return ModelConnection(conn_id="x", uri=uri)
-
-
 def test_base_url_from_uri_forms() -> None:
     from airflow.sdk import Connection
 
@@ -329,7 +318,7 @@ def test_base_url_from_uri_forms() -> None:
         "runware://:KEY@127.0.0.1:8765/v1?timeout=5": "https://127.0.0.1:8765/v1",
     }
     for uri, expected in cases.items():
-        conn = _from_uri(uri)
+        conn = Connection.from_uri(uri, conn_id="x")  # type: ignore[attr-defined]
         assert config_from_connection(conn).base_url == expected, (uri, conn.host, conn.schema, conn.port)
     conn = Connection(conn_id="x", conn_type="runware", password="k", host="http://runware-emulator:8765/v1")
     assert config_from_connection(conn).base_url == "http://runware-emulator:8765/v1"

@@ -16,6 +16,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from airflow.sdk import BaseHook
+
 from airflow_provider_wan.client import (
     AsyncRunwareClient,
     ClientConfig,
@@ -25,7 +27,6 @@ from airflow_provider_wan.client import (
     Secret,
     SubmitResult,
 )
-from airflow_provider_wan.compat import BaseHook, aget_connection
 from airflow_provider_wan.connection import CONN_EXTRA_FIELDS, DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.responses import TaskState
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 def config_from_connection(conn: Connection) -> ClientConfig:
     """Build the client configuration from an Airflow connection (one place for sync and async)."""
-    from airflow_provider_wan.compat import mask_secret
+    from airflow.sdk.log import mask_secret
 
     extra: Mapping[str, Any] = conn.extra_dejson or {}
     api_key = conn.password or extra.get("api_key") or ""
@@ -133,7 +134,7 @@ class RunwareHook(BaseHook):
 
     async def aconfig(self) -> ClientConfig:
         if "config" not in self.__dict__:
-            conn = await aget_connection(self, self.runware_conn_id)
+            conn = await self.aget_connection(self.runware_conn_id)
             self.__dict__["config"] = config_from_connection(conn)
         return self.config
 

@@ -739,7 +739,7 @@ class _Resolver:
         return data
 
     def _presign(self, ref: _Ref, checked: _Checked) -> str:
-        from airflow_provider_wan.compat import mask_secret
+        from airflow.sdk.log import mask_secret
 
         location = checked.location
         assert location is not None

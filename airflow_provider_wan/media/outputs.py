@@ -743,7 +743,7 @@ def presigned_put_url(
     It carries a signature granting write access: pass it as the request's ``uploadEndpoint`` and never
     log it. Note that it differs on every call, so it must not feed the request fingerprint.
     """
-    from airflow_provider_wan.compat import mask_secret
+    from airflow.sdk.log import mask_secret
 
     location = parse_s3_uri(destination, parameter="s3_destination", require_key=False)
     client = s3 if s3 is not None else _s3_client(aws_conn_id)
