@@ -38,7 +38,8 @@ unit: venv compose-tool
 
 test: lint typecheck unit test-oldest
 
-# The oldest supported Airflow (3.3.0): the hook, trigger, operator and S3 suites run on it too.
+# The oldest supported Airflow (3.1.1, requirements/constraints-oldest.txt): the hook, trigger, operator, S3
+# and sensor suites run on it too.
 OLDEST := .venv-oldest
 $(OLDEST)/.installed: pyproject.toml requirements/oldest.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv

@@ -14,8 +14,8 @@ from unittest import mock
 import pendulum
 import pytest
 from airflow.sdk import DAG, literal, task
-from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_wan.compat import TaskDeferred
 from airflow_provider_wan.errors import InvalidRequestError
 from airflow_provider_wan.operators.video import WanVideoOperator
 from tests.conftest import API_KEY, CONTRACT_KEYS, load_dag
@@ -108,7 +108,7 @@ def test_decorated_bad_return_fails_at_once_before_any_request(emulator) -> None
 
 @pytest.mark.parametrize("returned", [None, "  ", {}, ["a prompt"], 42])
 def test_decorated_return_value_is_checked(returned: object) -> None:
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_wan.compat import AirflowFailException
 
     with DAG("check_returns", schedule=None, start_date=WHEN):
 

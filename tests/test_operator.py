@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pendulum
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_provider_wan.compat import TaskDeferred
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.operators.video import WanVideoOperator
 from airflow_provider_wan.results import xcom_value
@@ -211,7 +211,7 @@ def test_bad_input_raises_before_any_request(emulator) -> None:  # type: ignore[
     # In a task it fails fast: a retry cannot fix a bad request (and nothing was sent).
     from unittest import mock
 
-    from airflow.sdk.exceptions import AirflowFailException
+    from airflow_provider_wan.compat import AirflowFailException
 
     with pytest.raises(AirflowFailException, match="width"):
         op.execute({"ti": mock.MagicMock(dag_id="d", task_id="x", run_id="r", map_index=-1)})  # type: ignore[arg-type]
@@ -373,8 +373,7 @@ def test_bad_operator_argument_refused_when_the_dag_is_parsed(emulator, kwargs, 
 def test_bad_rendered_argument_fails_before_any_request(emulator, rendered, parameter) -> None:  # type: ignore[no-untyped-def]
     from unittest import mock
 
-    from airflow.sdk.exceptions import AirflowFailException
-
+    from airflow_provider_wan.compat import AirflowFailException
     from tests.dags.operator_flows import FAST
 
     op = WanVideoOperator(

@@ -13,9 +13,9 @@ from unittest import mock
 import httpx
 import pytest
 import respx
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_wan import poller
+from airflow_provider_wan.compat import TaskDeferred
 from airflow_provider_wan.errors import InvalidRequestError
 from airflow_provider_wan.operators.video import WanVideoOperator
 from airflow_provider_wan.sensors.video import RunwareVideoSensor, number_results_from_details
@@ -97,7 +97,7 @@ def test_deferrable_mode_hands_the_count_to_the_trigger(emulator) -> None:  # ty
 
 
 def test_reschedule_mode_looks_up_only_once_a_video_is_in(emulator) -> None:  # type: ignore[no-untyped-def]
-    from airflow.sdk.exceptions import AirflowRescheduleException
+    from airflow_provider_wan.compat import AirflowRescheduleException
 
     # Results due at ~5 s, ~305 s and ~605 s of emulator time; the clock is moved by hand.
     emulator.set_faults(processing_seconds=5, result_stagger_seconds=300)

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 from airflow.sdk.definitions.context import context_merge
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_wan.compat import AirflowFailException
 from airflow_provider_wan.errors import InvalidRequestError
 from airflow_provider_wan.operators.video import WanVideoOperator
 

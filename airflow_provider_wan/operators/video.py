@@ -8,11 +8,11 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow.sdk import BaseOperator, BaseOperatorLink, conf
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import BaseOperator, BaseOperatorLink
 
 from airflow_provider_wan import idempotency
 from airflow_provider_wan.arguments import check_choice, finite_number, non_negative, optional_non_negative
+from airflow_provider_wan.compat import AirflowFailException, conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for, ti_identity

@@ -9,9 +9,10 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_wan.arguments import optional_non_negative
+from airflow_provider_wan.compat import conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import is_uuid4
@@ -224,7 +225,7 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
     def _complete(self, context: Context, event: Any) -> XComValue:
         if isinstance(event, dict) and event.get("status") == "timeout":
             # Sensor semantics: a timeout is AirflowSensorTimeout, or a skip with soft_fail.
-            from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+            from airflow_provider_wan.compat import AirflowSensorTimeout, AirflowSkipException
 
             message = f"Runware task {event.get('task_uuid')} not finished: {event.get('message')}"
             if self.soft_fail:

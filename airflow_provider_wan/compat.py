@@ -1,0 +1,49 @@
+"""The Airflow names whose home moved between 3.x releases, imported from one place.
+
+Airflow 3.2 moved the task exceptions and the config parser into ``airflow.sdk`` (the old homes warn
+that they are deprecated). Each name is taken from its newest home first, so on current Airflow nothing
+deprecated is imported, and from the older home on 3.1. Everything else the provider uses is in
+``airflow.sdk`` (or ``airflow.triggers.base``) since 3.1.1, the oldest release supported.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+__all__ = [
+    "AirflowFailException",
+    "AirflowRescheduleException",
+    "AirflowSensorTimeout",
+    "AirflowSkipException",
+    "TaskDeferred",
+    "conf",
+]
+
+if TYPE_CHECKING:
+    from airflow.sdk import conf
+    from airflow.sdk.exceptions import (
+        AirflowFailException,
+        AirflowRescheduleException,
+        AirflowSensorTimeout,
+        AirflowSkipException,
+        TaskDeferred,
+    )
+else:
+    try:  # Airflow >= 3.2
+        from airflow.sdk import conf
+        from airflow.sdk.exceptions import (
+            AirflowFailException,
+            AirflowRescheduleException,
+            AirflowSensorTimeout,
+            AirflowSkipException,
+            TaskDeferred,
+        )
+    except ImportError:
+        from airflow.configuration import conf
+        from airflow.exceptions import (
+            AirflowFailException,
+            AirflowRescheduleException,
+            AirflowSensorTimeout,
+            AirflowSkipException,
+            TaskDeferred,
+        )
