@@ -48,5 +48,5 @@ def get_provider_info() -> dict[str, Any]:
                 "conn-fields": CONN_EXTRA_FIELDS,
             }
         ],
-        "extra-links": ["airflow_provider_wan.operators.video.RunwareVideoLink"],
+        "extra-links": ["airflow_provider_wan.links.RunwareVideoLink"],
     }

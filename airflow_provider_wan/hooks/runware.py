@@ -27,7 +27,12 @@ from airflow_provider_wan.client import (
     Secret,
     SubmitResult,
 )
-from airflow_provider_wan.connection import CONN_EXTRA_FIELDS, DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
+from airflow_provider_wan.connection import (
+    CONN_EXTRA_FIELDS,
+    DEFAULT_BASE_URL,
+    EXTRA_DEFAULTS,
+    UI_FIELD_BEHAVIOUR,
+)
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.responses import TaskState
 
@@ -49,10 +54,10 @@ def config_from_connection(conn: Connection) -> ClientConfig:
         mask_secret(api_key)
     base_url = _base_url(conn)
 
-    def num(name: str, default: float) -> float:
+    def num(name: str) -> float:
         value = extra.get(name)
         if value is None or value == "":
-            return default
+            return EXTRA_DEFAULTS[name]
         try:
             return float(value)
         except (TypeError, ValueError):
@@ -65,18 +70,18 @@ def config_from_connection(conn: Connection) -> ClientConfig:
             ) from None
 
     retry = RetryPolicy(
-        max_attempts=int(num("max_retries", 6)),
-        base_delay=num("backoff_base", 0.5),
-        max_delay=num("backoff_max", 20.0),
-        max_total_seconds=num("retry_max_seconds", 120.0),
+        max_attempts=int(num("max_retries")),
+        base_delay=num("backoff_base"),
+        max_delay=num("backoff_max"),
+        max_total_seconds=num("retry_max_seconds"),
     )
     return ClientConfig(
         api_key=Secret(api_key),
         base_url=base_url,
-        timeout=num("timeout", 30.0),
-        connect_timeout=num("connect_timeout", 10.0),
+        timeout=num("timeout"),
+        connect_timeout=num("connect_timeout"),
         retry=retry,
-        max_connections=int(num("max_connections", 20)),
+        max_connections=int(num("max_connections")),
     )
 
 

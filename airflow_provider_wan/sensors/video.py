@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
 from airflow_provider_wan.arguments import optional_non_negative
+from airflow_provider_wan.assets import destination_outlets
 from airflow_provider_wan.completion import complete_task
 from airflow_provider_wan.idempotency import is_uuid4
+from airflow_provider_wan.links import RunwareVideoLink
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
 from airflow_provider_wan.outcome import event_from_state
 
@@ -59,7 +61,8 @@ class RunwareVideoSensor(BaseSensorOperator):
         ``"{{ ti.xcom_pull(task_ids='submit', key='task_uuid') }}"``).
     :param expected_results: ``numberResults`` of the submitted request (1 to 20), or ``None`` (default) to
         read it from Runware's ``getTaskDetails`` as described above.
-    :param s3_destination: land the videos in ``s3://bucket/prefix/`` exactly like the operator does.
+    :param s3_destination: land the videos in ``s3://bucket/prefix/`` exactly like the operator does, and
+        declare that prefix as the task's asset (outlet).
     :param estimated_cost: the submitter's estimate in USD (templated, e.g.
         ``"{{ ti.xcom_pull(task_ids='submit')['estimated_cost'] }}"``), reported beside the actual cost
         in the XCom value; the sensor cannot price a request it never saw.
@@ -73,6 +76,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         "estimated_cost",
     )
     ui_color = "#ede9fe"
+    operator_extra_links = (RunwareVideoLink(),)
 
     def __init__(
         self,
@@ -91,6 +95,9 @@ class RunwareVideoSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 10.0)
+        outlets = destination_outlets(s3_destination, kwargs.pop("outlets", None))
+        if outlets is not None:
+            kwargs["outlets"] = outlets
         super().__init__(**kwargs)
         self.task_uuid = task_uuid
         self.runware_conn_id = runware_conn_id
