@@ -62,12 +62,12 @@ def complete_task(
             delivered=delivered,
         )
         emit_asset_event(context, value, outlets or [])
-    if video_duration is not None:  # for the spend view: seconds of video this task paid for
-        value["video_seconds"] = video_duration * len(value["videos"])
     ti = context["ti"]
     ti.xcom_push(key="task_uuid", value=value["task_uuid"])
     ti.xcom_push(key="video_url", value=value["video_url"])
     ti.xcom_push(key="cost", value=value["cost"])
+    if video_duration is not None:  # for the spend view: the seconds of video this task paid for
+        ti.xcom_push(key="video_seconds", value=video_duration * len(value["videos"]))
     log.info("%s", summary(value, video_duration=video_duration, waited_seconds=waited_seconds))
     return value
 

@@ -7,7 +7,7 @@ FastAPI reads the endpoint's annotations at runtime.
 
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from airflow.api_fastapi.app import get_auth_manager
@@ -19,6 +19,7 @@ from airflow.utils.session import create_session
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
 from sqlalchemy import and_, func, select
+from sqlalchemy.orm import aliased
 
 from airflow_provider_wan.plugins.spend_page import render_page
 from airflow_provider_wan.plugins.spend_report import SpendReport, TaskRecord
@@ -56,28 +57,29 @@ def load_records(dag_ids: set[str], *, days: int) -> list[TaskRecord]:
         return []
     # One spare day: the report trims to whole UTC days itself.
     since = datetime.now(timezone.utc) - timedelta(days=days + 1)
-    ti, xcom = TaskInstance, XComModel
+    ti, value, seconds = TaskInstance, aliased(XComModel), aliased(XComModel)
+
+    def of_ti(xcom: Any, key: str) -> Any:
+        return and_(
+            xcom.dag_id == ti.dag_id,
+            xcom.run_id == ti.run_id,
+            xcom.task_id == ti.task_id,
+            xcom.map_index == ti.map_index,
+            xcom.key == key,
+        )
+
+    columns = (ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.state, ti.start_date, ti.end_date)
     query = (
-        select(
-            ti.dag_id, ti.task_id, ti.run_id, ti.map_index, ti.state, ti.start_date, ti.end_date, xcom.value
-        )
-        .outerjoin(
-            xcom,
-            and_(
-                xcom.dag_id == ti.dag_id,
-                xcom.run_id == ti.run_id,
-                xcom.task_id == ti.task_id,
-                xcom.map_index == ti.map_index,
-                xcom.key == "return_value",
-            ),
-        )
+        select(*columns, value.value.label("value"), seconds.value.label("seconds"))
+        .outerjoin(value, of_ti(value, "return_value"))
+        .outerjoin(seconds, of_ti(seconds, "video_seconds"))
         .where(ti.operator.in_(TASK_TYPES), ti.dag_id.in_(dag_ids))
         .where(func.coalesce(ti.end_date, ti.start_date) >= since)
     )
     records = []
     with create_session() as session:
         for row in session.execute(query):
-            value = XComModel.deserialize_value(SimpleNamespace(value=row.value)) if row.value else None
+            result, video_seconds = (_xcom(row.value), _xcom(row.seconds))
             records.append(
                 TaskRecord(
                     dag_id=row.dag_id,
@@ -89,10 +91,15 @@ def load_records(dag_ids: set[str], *, days: int) -> list[TaskRecord]:
                     else None,
                     start_date=row.start_date,
                     end_date=row.end_date,
-                    value=value if isinstance(value, dict) else None,
+                    value=result if isinstance(result, dict) else None,
+                    video_seconds=float(video_seconds) if isinstance(video_seconds, (int, float)) else None,
                 )
             )
     return records
+
+
+def _xcom(raw: Any) -> Any:
+    return XComModel.deserialize_value(SimpleNamespace(value=raw)) if raw is not None else None
 
 
 def ui_root() -> str:

@@ -1,6 +1,8 @@
-"""The "Runware" view as one self-contained HTML page: tables and an inline SVG chart (no script, no CDN).
+"""The "Runware" view as one self-contained HTML page: tables and an inline SVG chart (no CDN).
 
-Airflow shows the page in an iframe, so links to its own pages target the top window.
+Airflow shows the page in a sandboxed iframe that may not navigate the top window, but is same-origin: the
+one script hands a link to Airflow's own page to the UI's router (``history.pushState`` + ``popstate`` in
+the top window), so the task instance opens in the UI rather than inside the iframe.
 """
 
 from __future__ import annotations
@@ -14,6 +16,20 @@ WINDOWS = (1, 7, 30, 90)
 # Colour-blind-safe palette (Okabe-Ito); DAGs past the eighth share the last colour.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
 RECENT_ROWS = 50
+
+TOP_LINKS = """
+document.addEventListener("click", (event) => {
+  const link = event.target.closest("a[target=_top]");
+  if (!link || window.top === window) return;
+  event.preventDefault();
+  try {
+    window.top.history.pushState(null, "", link.href);
+    window.top.dispatchEvent(new PopStateEvent("popstate", {state: null}));
+  } catch (error) {
+    window.location.href = link.href;
+  }
+});
+"""
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:16px;color:#1a202c;font-size:14px}
@@ -166,5 +182,6 @@ def render_page(report: SpendReport, *, ui_root: str = "/") -> str:
 <tr><th>Finished</th><th class="l">DAG</th><th class="l">Task</th><th class="l">State</th><th>Cost</th>
 <th>Videos</th></tr>
 {recent}</table>
+<script>{TOP_LINKS}</script>
 </body></html>
 """

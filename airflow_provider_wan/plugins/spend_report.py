@@ -1,7 +1,7 @@
 """What the "Runware" view shows, computed from what the tasks recorded (pure: no Airflow, no database).
 
 One :class:`TaskRecord` per task instance of the operator or the sensor: its final state and times, and
-its ``return_value`` XCom (``cost``, ``estimated_cost``, ``videos``, ``video_seconds``...). A
+its ``return_value`` XCom (``cost``, ``estimated_cost``, ``videos``...) and ``video_seconds`` XCom. A
 fire-and-forget submit (``status: "submitted"``) carries only the estimate that the sensor reports again,
 so it counts as a task but adds no spend, estimate or video.
 """
@@ -32,6 +32,7 @@ class TaskRecord:
     start_date: datetime | None
     end_date: datetime | None
     value: Mapping[str, Any] | None = None
+    video_seconds: float | None = None  # its own XCom: the return_value contract has no such key
 
     @property
     def when(self) -> datetime | None:
@@ -55,10 +56,6 @@ class TaskRecord:
     def videos(self) -> int:
         videos = self.value.get("videos") if self.value else None
         return len(videos) if isinstance(videos, list) else 0
-
-    @property
-    def video_seconds(self) -> float | None:
-        return _number(self.value.get("video_seconds")) if self.value else None
 
     @property
     def failed(self) -> bool:
