@@ -176,7 +176,7 @@ def run_ids(stack: AirflowStack, dag_id: str) -> list[str]:
 
 
 def check_video_link(page: Any, stack: AirflowStack, dag_id: str, run_id: str, task_id: str) -> None:
-    """The task's "Runware video" extra link (Details tab) serves the generated MP4."""
+    """The task's "Runware video" extra link (Details tab) serves the generated MP4, and it plays."""
     page.goto(f"{stack.base_url}/dags/{dag_id}/runs/{run_id}/tasks/{task_id}", wait_until="networkidle")
     page.get_by_text("Details", exact=True).last.click()
     link = page.get_by_role("link", name="Runware video")
@@ -188,6 +188,16 @@ def check_video_link(page: Any, stack: AirflowStack, dag_id: str, run_id: str, t
     body = video.body()
     assert video.ok and video.headers["content-type"] == "video/mp4", video.headers
     assert body[4:8] == b"ftyp" and len(body) > 1000, body[:16]
+    # Opened in the browser, it plays: Chromium's media page decodes a frame of it.
+    page.goto(href)
+    page.wait_for_function(
+        "() => { const v = document.querySelector('video'); return v && (v.error || v.readyState >= 2); }"
+    )
+    played = page.evaluate(
+        "() => { const v = document.querySelector('video');"
+        " return {error: v.error && v.error.code, width: v.videoWidth, duration: v.duration}; }"
+    )
+    assert played["error"] is None and played["width"] > 0 and played["duration"] > 0, played
 
 
 def check_spend_view(page: Any, stack: AirflowStack, runs: dict[str, str]) -> None:
