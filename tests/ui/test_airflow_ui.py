@@ -74,10 +74,13 @@ def test_provider_in_the_airflow_ui(stack: AirflowStack, emulator: Any, tmp_path
         check_test_button(page, base, emulator.base_url)
 
         runs = {dag_id: trigger_from_ui(page, base, dag_id) for dag_id in VIDEO_TASKS}
+        with stack.client() as api:  # the modal's "Unpause on trigger" (else the runs stay queued)
+            paused = {dag_id: api.get(f"/dags/{dag_id}").json()["is_paused"] for dag_id in VIDEO_TASKS}
+        assert not any(paused.values()), paused
         for dag_id in VIDEO_TASKS:
             # Every run, the daily DAG's scheduled one (created when the trigger unpaused it) too.
             for run_id in run_ids(stack, dag_id):
-                state = stack.wait_for_run(dag_id, run_id, timeout=180)
+                state = stack.wait_for_run(dag_id, run_id, timeout=240)
                 assert state == "success", f"{dag_id} {run_id}: {stack.task_states(dag_id, run_id)}"
 
         for dag_id, task_id in VIDEO_TASKS.items():
