@@ -7,7 +7,7 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-oldest lint typecheck unit demo bench soak emulator compose-tool compose-check clean lock
+.PHONY: venv test test-oldest lint typecheck unit test-ui demo bench soak emulator compose-tool compose-check browser-tool clean lock
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -33,8 +33,13 @@ lint: venv
 typecheck: venv
 	$(VENV)/bin/mypy airflow_provider_wan
 
-unit: venv compose-tool
+# tests/ui (the browser test) runs here too: it needs the system's Chromium (browser-tool).
+unit: venv compose-tool browser-tool
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Only the browser test of the provider in Airflow's UI (screenshots in test-artifacts/ui/).
+test-ui: venv browser-tool
+	$(PY) -m pytest -q -p no:cacheprovider tests/ui $(PYTEST_ARGS)
 
 test: lint typecheck unit test-oldest
 
@@ -77,10 +82,20 @@ compose-tool:
 		else echo "docker-compose is missing: sudo apt-get update && sudo apt-get install -y docker-compose" \
 			"(or set WAN_SKIP_COMPOSE=1 to skip the compose tests)" >&2; exit 1; fi; }
 
+# Debian's chromium, driven by Playwright from the dev environment (Playwright's own browser download is
+# never used). Installed when missing; WAN_SKIP_UI=1 skips that and tests/ui skips its browser test.
+CHROMIUM := /usr/bin/chromium
+browser-tool:
+	@test -x $(CHROMIUM) || { \
+		if [ "$${WAN_SKIP_UI:-}" = 1 ]; then echo "chromium is missing; WAN_SKIP_UI=1: the browser test is skipped" >&2; \
+		elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else echo "chromium is missing: sudo apt-get update && sudo apt-get install -y chromium" \
+			"(or set WAN_SKIP_UI=1 to skip the browser test)" >&2; exit 1; fi; }
+
 compose-check: venv compose-tool
 	@if command -v docker-compose >/dev/null 2>&1; then docker-compose -f docker-compose.yml config -q; \
 	else echo "docker-compose config -q: skipped (WAN_SKIP_COMPOSE=1)"; fi
 	$(PY) -m pytest -q -p no:cacheprovider tests/test_compose.py
 
 clean:
-	rm -rf $(VENV) $(OLDEST) .airflow-home .mypy_cache .ruff_cache .pytest_cache demo-output
+	rm -rf $(VENV) $(OLDEST) .airflow-home .mypy_cache .ruff_cache .pytest_cache demo-output test-artifacts

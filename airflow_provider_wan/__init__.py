@@ -51,5 +51,5 @@ def get_provider_info() -> dict[str, Any]:
         "task-decorators": [
             {"name": "wan_video", "class-name": "airflow_provider_wan.decorators.wan_video.wan_video_task"}
         ],
-        "extra-links": ["airflow_provider_wan.operators.video.RunwareVideoLink"],
+        "extra-links": ["airflow_provider_wan.links.RunwareVideoLink"],
     }

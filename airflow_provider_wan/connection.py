@@ -1,4 +1,9 @@
-"""The ``runware`` connection form (pure data: Airflow reads it while discovering providers)."""
+"""The ``runware`` connection form (pure data: Airflow reads it while discovering providers).
+
+Every extra has a ``default`` (the value the hook uses when the extra is absent): Airflow's connection
+form pre-fills "Extra Fields JSON" with each field's default, and without one it writes ``null`` for
+every field, which saving then stores.
+"""
 
 from __future__ import annotations
 
@@ -6,30 +11,50 @@ from typing import Any
 
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
 
-CONN_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
-    "timeout": {"label": "Read timeout (s)", "schema": {"type": ["number", "null"], "minimum": 1}},
-    "connect_timeout": {"label": "Connect timeout (s)", "schema": {"type": ["number", "null"], "minimum": 1}},
-    "max_retries": {
-        "label": "Attempts per HTTP call",
-        "description": "Transient failures (408/429/5xx, network) are retried with jittered backoff.",
-        "schema": {"type": ["integer", "null"], "minimum": 1},
-    },
-    "retry_max_seconds": {
-        "label": "Max seconds retrying one call",
-        "description": "A server Retry-After longer than the time left ends the call at once.",
-        "schema": {"type": ["number", "null"], "minimum": 0},
-    },
-    "backoff_base": {"label": "Backoff base (s)", "schema": {"type": ["number", "null"], "minimum": 0}},
-    "backoff_max": {
-        "label": "Backoff cap (s)",
-        "description": "Caps the hook's own waits; a server Retry-After is honoured in full.",
-        "schema": {"type": ["number", "null"], "minimum": 0},
-    },
-    "max_connections": {
-        "label": "Connection pool size",
-        "schema": {"type": ["integer", "null"], "minimum": 1},
-    },
+# The hook's settings when an extra is absent (or null, as older saves stored): one place for both.
+EXTRA_DEFAULTS: dict[str, float] = {
+    "timeout": 30.0,
+    "connect_timeout": 10.0,
+    "max_retries": 6,
+    "retry_max_seconds": 120.0,
+    "backoff_base": 0.5,
+    "backoff_max": 20.0,
+    "max_connections": 20,
 }
+
+
+def _field(label: str, kind: str, minimum: float, description: str) -> dict[str, Any]:
+    schema = {"type": [kind, "null"], "minimum": minimum}
+    return {"label": label, "description": description, "schema": schema}
+
+
+CONN_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
+    "timeout": _field("Read timeout (s)", "number", 1, "Seconds to wait for Runware's answer to one call."),
+    "connect_timeout": _field(
+        "Connect timeout (s)", "number", 1, "Seconds to wait for a TCP/TLS connection to Runware."
+    ),
+    "max_retries": _field(
+        "Attempts per HTTP call",
+        "integer",
+        1,
+        "Transient failures (408/429/5xx, network) are retried with jittered backoff.",
+    ),
+    "retry_max_seconds": _field(
+        "Max seconds retrying one call",
+        "number",
+        0,
+        "A server Retry-After longer than the time left ends the call at once.",
+    ),
+    "backoff_base": _field("Backoff base (s)", "number", 0, "First wait between attempts; it doubles."),
+    "backoff_max": _field(
+        "Backoff cap (s)", "number", 0, "Caps the hook's own waits; a server Retry-After is honoured in full."
+    ),
+    "max_connections": _field(
+        "Connection pool size", "integer", 1, "HTTP connections kept open to Runware by one hook."
+    ),
+}
+for _name, _spec in CONN_EXTRA_FIELDS.items():
+    _spec["schema"]["default"] = EXTRA_DEFAULTS[_name]
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "login", "port"],

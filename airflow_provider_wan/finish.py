@@ -74,6 +74,9 @@ def finish(
     ti.xcom_push(key="task_uuid", value=value["task_uuid"])
     ti.xcom_push(key="video_url", value=value["video_url"])
     ti.xcom_push(key="cost", value=value["cost"])
+    duration = parsed.get("duration")
+    if duration is not None:  # for the spend view: the seconds of video this task paid for
+        ti.xcom_push(key="video_seconds", value=duration * len(value["videos"]))
     submitted_at = parsed.get("submitted_at")
     waited = max(0.0, time.time() - submitted_at) if submitted_at is not None else None
     log.info("%s", summary(value, video_duration=parsed.get("duration"), waited_seconds=waited))

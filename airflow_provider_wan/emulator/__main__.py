@@ -156,11 +156,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     shown_host = f"[{host}]" if ":" in host else host
     # The socket already listens, so the URL is usable as soon as it is printed.
     print(f"Runware emulator (Wan2.7) listening on http://{shown_host}:{port}/v1", flush=True)
-    print(f"Accepted API key(s): {', '.join(settings.api_keys)}", flush=True)
+    # Keys are secrets even here: name the documented demo key, count the others, print none of them.
+    if settings.api_keys == (DEFAULT_API_KEY,):
+        print(f"Accepted API key: the demo key {DEFAULT_API_KEY} (--api-key replaces it)", flush=True)
+    else:
+        print(f"Accepted API keys: {len(settings.api_keys)} given with --api-key (not shown)", flush=True)
     if settings.allowed_hosts:
         print(f"May contact, besides loopback: {', '.join(settings.allowed_hosts)}", flush=True)
     if settings.forbidden_keys:
-        print(f"Key(s) without permission (403): {', '.join(settings.forbidden_keys)}", flush=True)
+        print(f"Keys without permission (403): {len(settings.forbidden_keys)} (not shown)", flush=True)
     print(
         f"Control: http://{shown_host}:{port}/_emulator/ledger  /_emulator/faults  /_emulator/reset",
         flush=True,

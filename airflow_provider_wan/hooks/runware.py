@@ -26,7 +26,12 @@ from airflow_provider_wan.client import (
     Secret,
     SubmitResult,
 )
-from airflow_provider_wan.connection import CONN_EXTRA_FIELDS, DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
+from airflow_provider_wan.connection import (
+    CONN_EXTRA_FIELDS,
+    DEFAULT_BASE_URL,
+    EXTRA_DEFAULTS,
+    UI_FIELD_BEHAVIOUR,
+)
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.results import TaskState
 from airflow_provider_wan.retry import RetryPolicy
@@ -49,10 +54,10 @@ def config_from_connection(conn: Connection) -> ClientConfig:
         mask_secret(api_key)
     base_url = _base_url(conn)
 
-    def num(name: str, default: float) -> float:
+    def num(name: str) -> float:
         value = extra.get(name)
         if value is None or value == "":
-            return default
+            return EXTRA_DEFAULTS[name]
         try:
             return float(value)
         except (TypeError, ValueError):
@@ -64,20 +69,19 @@ def config_from_connection(conn: Connection) -> ClientConfig:
                 retryable=False,
             ) from None
 
-    defaults = RetryPolicy()
     retry = RetryPolicy(
-        max_retries=int(num("max_retries", defaults.max_retries)),
-        backoff_base=num("backoff_base", defaults.backoff_base),
-        backoff_max=num("backoff_max", defaults.backoff_max),
-        retry_max_seconds=num("retry_max_seconds", defaults.retry_max_seconds),
+        max_retries=int(num("max_retries")),
+        backoff_base=num("backoff_base"),
+        backoff_max=num("backoff_max"),
+        retry_max_seconds=num("retry_max_seconds"),
     )
     return ClientConfig(
         api_key=Secret(api_key),
         base_url=base_url,
-        timeout=num("timeout", 30.0),
-        connect_timeout=num("connect_timeout", 10.0),
+        timeout=num("timeout"),
+        connect_timeout=num("connect_timeout"),
         retry=retry,
-        max_connections=int(num("max_connections", 20)),
+        max_connections=int(num("max_connections")),
     )
 
 

@@ -8,15 +8,17 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from airflow.sdk import BaseOperator, BaseOperatorLink
+from airflow.sdk import BaseOperator
 
 from airflow_provider_wan import idempotency
 from airflow_provider_wan.arguments import check_choice, finite_number, non_negative, optional_non_negative
+from airflow_provider_wan.assets import destination_outlets
 from airflow_provider_wan.compat import AirflowFailException, conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for, ti_identity
 from airflow_provider_wan.lineage import LineageMixin
+from airflow_provider_wan.links import RunwareVideoLink
 from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, SIZE_PRESETS, WanVideoRequest
 from airflow_provider_wan.poller import Failed, Poll, PollCadence, Step, Wait
 from airflow_provider_wan.pricing import estimate
@@ -25,7 +27,6 @@ from airflow_provider_wan.templates import TemplateFilesMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-    from airflow.sdk.types import TaskInstanceKey
 
     from airflow_provider_wan.hooks.runware import RunwareHook
     from airflow_provider_wan.media.s3 import S3Location
@@ -53,21 +54,6 @@ def _timeout(value: object) -> timedelta:
             parameter="generation_timeout",
         )
     return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
-
-
-class RunwareVideoLink(BaseOperatorLink):
-    """Extra link "Runware video": the first generated video's URL."""
-
-    name = "Runware video"
-
-    def get_link(self, operator: Any, *, ti_key: TaskInstanceKey) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        try:
-            value = XCom.get_value(ti_key=ti_key, key="video_url")
-        except Exception:  # no video (yet): the task failed or is still running
-            return ""
-        return value if isinstance(value, str) else ""
 
 
 class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
@@ -223,32 +209,9 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
             None if poll_interval is None else non_negative("poll_interval", poll_interval, zero_ok=False)
         )
         max_interval = non_negative("poll_max_interval", poll_max_interval, zero_ok=False)
-        if s3_destination is not None and not isinstance(s3_destination, str):
-            raise InvalidRequestError(
-                f"must be an s3://bucket/prefix/ string, got {type(s3_destination).__name__}",
-                parameter="s3_destination",
-            )
-        if s3_destination is not None:
-            from airflow.sdk import Asset
-
-            from airflow_provider_wan.media.s3 import parse_s3_uri
-
-            static = s3_destination.split("{{", 1)[0]
-            if static == s3_destination:  # not templated: final now, so refuse it at parse time
-                parse_s3_uri(s3_destination, parameter="s3_destination", require_key=False)
-            # Declare the asset from the static part, once it holds the whole bucket name
-            # ("s3://my-{{ env }}/" has no static bucket: no asset rather than a wrong one).
-            bucket, slash, _ = (
-                static[len("s3://") :].partition("/") if static.startswith("s3://") else ("", "", "")
-            )
-            if bucket and (slash or static == s3_destination):
-                try:
-                    asset = Asset(uri=static)
-                except ValueError as err:
-                    raise InvalidRequestError(
-                        f"not a valid asset URI: {err}", parameter="s3_destination"
-                    ) from None
-                kwargs["outlets"] = [*(kwargs.pop("outlets", None) or []), asset]
+        outlets = destination_outlets(s3_destination, kwargs.pop("outlets", None))
+        if outlets is not None:
+            kwargs["outlets"] = outlets
         super().__init__(**kwargs)
         self.positive_prompt = positive_prompt
         self.negative_prompt = negative_prompt
@@ -511,7 +474,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
 
     def _check_budget(self, cost: CostEstimate, budget: float | None, *, final: bool) -> None:
         if final:
-            self.log.info("Estimated cost: %s", cost.describe())
+            self.log.info("%s", cost.describe().capitalize())
         if budget is not None and cost.total_usd > budget + 1e-9:
             # Deterministic: retrying cannot help, so fail without retries and before any request.
             raise AirflowFailException(

@@ -12,11 +12,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_wan.arguments import optional_non_negative
+from airflow_provider_wan.assets import destination_outlets
 from airflow_provider_wan.compat import conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.lineage import LineageMixin
+from airflow_provider_wan.links import RunwareVideoLink
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
 from airflow_provider_wan.poller import DEFAULT_CADENCE, Done, Poll, PollCadence, Wait
 
@@ -65,7 +67,8 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         ``"{{ ti.xcom_pull(task_ids='submit', key='task_uuid') }}"``).
     :param expected_results: ``numberResults`` of the submitted request (1 to 20), or ``None`` (default) to
         read it from Runware's ``getTaskDetails`` as described above.
-    :param s3_destination: land the videos in ``s3://bucket/prefix/`` exactly like the operator does.
+    :param s3_destination: land the videos in ``s3://bucket/prefix/`` exactly like the operator does, and
+        declare that prefix as the task's asset (outlet).
     :param estimated_cost: the submitter's estimate in USD (templated, e.g.
         ``"{{ ti.xcom_pull(task_ids='submit')['estimated_cost'] }}"``), reported beside the actual cost
         in the XCom value; the sensor cannot price a request it never saw.
@@ -79,6 +82,7 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         "estimated_cost",
     )
     ui_color = "#ede9fe"
+    operator_extra_links = (RunwareVideoLink(),)
 
     def __init__(
         self,
@@ -97,6 +101,9 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 10.0)
+        outlets = destination_outlets(s3_destination, kwargs.pop("outlets", None))
+        if outlets is not None:
+            kwargs["outlets"] = outlets
         super().__init__(**kwargs)
         self.task_uuid = task_uuid
         self.runware_conn_id = runware_conn_id

@@ -91,9 +91,10 @@ def test_process_prints_url_and_serves() -> None:
         assert first.startswith(
             "Runware emulator (Wan2.7) listening on http://127.0.0.1:"
         ) and first.endswith("/v1")
-        assert keys == "Accepted API key(s): runware-emulator-key"
+        assert keys == "Accepted API key: the demo key runware-emulator-key (--api-key replaces it)"
         assert process.stdout.readline().strip() == "May contact, besides loopback: s3"
-        assert process.stdout.readline().strip() == "Key(s) without permission (403): read-only-key"
+        # A forbidden key is a secret like any other: counted, never printed.
+        assert process.stdout.readline().strip() == "Keys without permission (403): 1 (not shown)"
         base = first.rsplit(" ", 1)[-1]
         deadline = time.monotonic() + 10
         while True:
