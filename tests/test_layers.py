@@ -6,8 +6,9 @@ until the module is named in both "never imports the emulator" and "the emulator
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "airflow_provider_wan"
