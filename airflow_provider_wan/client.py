@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
+from pydantic import SecretStr
 
 from airflow_provider_wan.connection import DEFAULT_BASE_URL
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
-from airflow_provider_wan.results import Envelope, TaskState, group_by_task, unattributed_errors
+from airflow_provider_wan.results import Envelope, TaskState, group_by_task
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds, retryable_status
 
 if TYPE_CHECKING:
@@ -29,30 +30,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Secret:
-    """Holds the API key; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+# The API key: pydantic's SecretStr never shows it in repr or str.
+Secret = SecretStr
 
 
 @dataclass(frozen=True)
@@ -86,7 +65,7 @@ class ClientConfig:
     def client_kwargs(self) -> dict[str, Any]:
         return {
             "headers": {
-                "Authorization": f"Bearer {self.api_key.reveal()}",
+                "Authorization": f"Bearer {self.api_key.get_secret_value()}",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
                 "User-Agent": "airflow-provider-wan",
@@ -103,7 +82,8 @@ class ClientConfig:
         """A stable, non-reversible id of (URL, key) to share pollers without holding the key in names."""
         import hashlib
 
-        return hashlib.sha256(f"{self.base_url}\x00{self.api_key.reveal()}".encode()).hexdigest()[:16]
+        identity = f"{self.base_url}\x00{self.api_key.get_secret_value()}"
+        return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -172,9 +152,11 @@ def parse_submit(envelope: Envelope, http_status: int, task_uuid: str) -> Submit
 
 def parse_responses(envelope: Envelope, http_status: int, task_uuids: Sequence[str]) -> dict[str, TaskState]:
     states = group_by_task(envelope, task_uuids, http_status=http_status)
-    stray = unattributed_errors(envelope, task_uuids, http_status)
+    # Errors naming no requested task (auth, quota, malformed request) fail the call if nothing else came.
+    wanted = set(task_uuids)
+    stray = [e for e in envelope.errors if str(e.get("taskUUID") or "") not in wanted]
     if stray and not any(s.seen for s in states.values()):
-        raise stray[0]
+        raise RunwareError.from_wire(stray[0], http_status=http_status)
     return states
 
 
