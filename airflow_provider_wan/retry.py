@@ -60,9 +60,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 def retry_after_of(error: BaseException | None) -> float | None:
     """The ``Retry-After`` (seconds) a server sent with ``error``, if any."""
     value = error.details.get("retry_after") if isinstance(error, RunwareError) else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)

@@ -74,25 +74,17 @@ def config_from_connection(conn: Connection) -> ClientConfig:
 
 def _base_url(conn: Connection) -> str:
     """Base URL from the connection: a full URL in Host, or host/port/schema pieces (URI form)."""
-    host = (conn.host or "").strip()
+    host, schema = (conn.host or "").strip(), conn.schema or ""
     if not host:
         return DEFAULT_BASE_URL
-    if host.startswith(("http://", "https://")):
-        parts = urlsplit(host)
-        netloc = parts.netloc
-        if conn.port and ":" not in netloc:
-            netloc = f"{netloc}:{conn.port}"
-        # A URI like runware://http://:KEY@emulator:8765/v1 leaves the path in Schema.
-        path = parts.path or (f"/{conn.schema.strip('/')}" if conn.schema else "/v1")
-        return f"{parts.scheme}://{netloc}{path}".rstrip("/")
-    scheme = conn.schema if conn.schema in ("http", "https") else "https"
-    path = "" if "/" in host else "/v1"
-    if conn.schema and conn.schema not in ("http", "https"):
-        path = f"/{conn.schema.strip('/')}"
-    base = f"{scheme}://{host}"
-    if conn.port:
-        base += f":{conn.port}"
-    return (base + path).rstrip("/")
+    if not host.startswith(("http://", "https://")):
+        scheme, schema = (schema, "") if schema in ("http", "https") else ("https", schema)
+        host = f"{scheme}://{host}"
+    parts = urlsplit(host)
+    netloc = f"{parts.netloc}:{conn.port}" if conn.port and ":" not in parts.netloc else parts.netloc
+    # A URI like runware://http://:KEY@emulator:8765/v1 leaves the path in Schema.
+    path = parts.path or (f"/{schema.strip('/')}" if schema else "/v1")
+    return f"{parts.scheme}://{netloc}{path}".rstrip("/")
 
 
 class RunwareHook(BaseHook):
