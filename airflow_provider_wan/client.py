@@ -1,71 +1,37 @@
-"""Runware REST client: a sync and an async twin sharing URL, headers, timeouts and one retry policy.
+"""Runware REST client: a sync and an async twin sharing configuration, the sans-IO :class:`Call` (request
+body and answer parsing) and one retry policy (:mod:`airflow_provider_wan.retry`).
 
-No Airflow here: :class:`~airflow_provider_wan.hooks.runware.RunwareHook` turns a connection into a
-:class:`ClientConfig`. Request bodies and answer parsing are shared functions; the twins differ only in how
-they send and sleep.
-
-Retries follow the one policy of :mod:`airflow_provider_wan.retry` (tenacity): 408/425/429/5xx and
-transport errors are retried, a ``Retry-After`` is honoured; 400/401/402/403 never are. Re-sending a
-``videoInference`` POST is safe only because it carries the same client-chosen ``taskUUID``: a second
-arrival is answered ``conflictTaskUUID``, which :meth:`RunwareClient.submit_video` reports as "already
-submitted" instead of raising.
+No Airflow here: :class:`~airflow_provider_wan.hooks.runware.RunwareHook` makes the :class:`ClientConfig`.
+Re-sending a ``videoInference`` POST is safe only because it carries the same client-chosen ``taskUUID``:
+a second arrival is answered ``conflictTaskUUID``, reported as ``already_submitted`` instead of raised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
+from pydantic import SecretStr
 
 from airflow_provider_wan.connection import DEFAULT_BASE_URL
-from airflow_provider_wan.errors import (
-    InvalidRequestError,
-    RunwareError,
-    RunwareTransportError,
-)
-from airflow_provider_wan.results import Envelope, TaskState, group_by_task, unattributed_errors
+from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
+from airflow_provider_wan.results import Envelope, TaskState, group_by_task
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds, retryable_status
 
 if TYPE_CHECKING:
     from airflow_provider_wan.models import WanVideoRequest
 
-log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-USER_AGENT = "airflow-provider-wan"
-
-
-class Secret:
-    """Holds the API key; its repr and str never show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('**********')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
+# The API key: pydantic's SecretStr never shows it in repr or str.
+Secret = SecretStr
 
 
 @dataclass(frozen=True)
@@ -99,10 +65,10 @@ class ClientConfig:
     def client_kwargs(self) -> dict[str, Any]:
         return {
             "headers": {
-                "Authorization": f"Bearer {self.api_key.reveal()}",
+                "Authorization": f"Bearer {self.api_key.get_secret_value()}",
                 "Content-Type": "application/json",
                 "Accept": "application/json",
-                "User-Agent": USER_AGENT,
+                "User-Agent": "airflow-provider-wan",
             },
             "timeout": httpx.Timeout(self.timeout, connect=self.connect_timeout),
             "limits": httpx.Limits(
@@ -116,7 +82,8 @@ class ClientConfig:
         """A stable, non-reversible id of (URL, key) to share pollers without holding the key in names."""
         import hashlib
 
-        return hashlib.sha256(f"{self.base_url}\x00{self.api_key.reveal()}".encode()).hexdigest()[:16]
+        identity = f"{self.base_url}\x00{self.api_key.get_secret_value()}"
+        return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -133,8 +100,7 @@ class MediaUpload:
     media_url: str | None = None
 
 
-# ---------------------------------------------------------------------------------------------------
-# Shared request building and answer parsing (pure functions; both twins use them)
+# -- sans-IO calls: the task array to POST and how to read the answer (both twins send them) --------
 
 
 def decode_response(response: httpx.Response, task_types: str) -> Envelope:
@@ -153,29 +119,25 @@ def decode_response(response: httpx.Response, task_types: str) -> Envelope:
                 category="transport",
             )
         return envelope
+    first = envelope.errors[0] if envelope.errors else None
     if retryable_status(status):
-        first = envelope.errors[0] if envelope.errors else {}
-        error = (
-            RunwareError.from_wire(first, http_status=status)
-            if first
-            else RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
-        )
+        error = RunwareError.from_wire(first, http_status=status) if first else None
+        error = error or RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
         retry_after = retry_after_seconds(response.headers)
         if retry_after is not None:
             error.details["retry_after"] = retry_after
         raise error
     if body is None or not (envelope.errors or envelope.data):
         raise RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
-    if status in (401, 402, 403) and envelope.errors:
+    if status in (401, 402, 403) and first:
         # Key or balance problems concern the whole request, never one task: stop here.
-        raise RunwareError.from_wire(envelope.errors[0], http_status=status)
+        raise RunwareError.from_wire(first, http_status=status)
     return envelope
 
 
 def parse_submit(envelope: Envelope, http_status: int, task_uuid: str) -> SubmitResult:
-    for item in envelope.data:
-        if item.get("taskUUID") == task_uuid:
-            return SubmitResult(task_uuid=task_uuid)
+    if any(item.get("taskUUID") == task_uuid for item in envelope.data):
+        return SubmitResult(task_uuid=task_uuid)
     for err in envelope.errors:
         error = RunwareError.from_wire(err, http_status=http_status, task_uuid=task_uuid)
         if error.code == "conflictTaskUUID":
@@ -190,19 +152,30 @@ def parse_submit(envelope: Envelope, http_status: int, task_uuid: str) -> Submit
 
 def parse_responses(envelope: Envelope, http_status: int, task_uuids: Sequence[str]) -> dict[str, TaskState]:
     states = group_by_task(envelope, task_uuids, http_status=http_status)
-    stray = unattributed_errors(envelope, task_uuids, http_status)
+    # Errors naming no requested task (auth, quota, malformed request) fail the call if nothing else came.
+    wanted = set(task_uuids)
+    stray = [e for e in envelope.errors if str(e.get("taskUUID") or "") not in wanted]
     if stray and not any(s.seen for s in states.values()):
-        raise stray[0]
+        raise RunwareError.from_wire(stray[0], http_status=http_status)
     return states
 
 
-def parse_single(envelope: Envelope, http_status: int, task_uuid: str, task_types: str) -> Mapping[str, Any]:
+def parse_single(envelope: Envelope, http_status: int, task_uuid: str) -> Mapping[str, Any]:
     for item in envelope.data:
         if item.get("taskUUID") == task_uuid:
             return item
     if envelope.errors:
         raise RunwareError.from_wire(envelope.errors[0], http_status=http_status, task_uuid=task_uuid)
-    raise RunwareTransportError(f"Runware's answer to {task_types} holds no item", task_uuid=task_uuid)
+    raise RunwareTransportError("Runware's answer holds no item for the task", task_uuid=task_uuid)
+
+
+def parse_media(envelope: Envelope, status: int, task_uuid: str) -> MediaUpload:
+    item = parse_single(envelope, status, task_uuid)
+    media_uuid = item.get("mediaUUID") or item.get("imageUUID")
+    if not isinstance(media_uuid, str):
+        raise RunwareTransportError("mediaStorage answer holds no mediaUUID", task_uuid=task_uuid)
+    media_url = item.get("mediaURL") or item.get("imageURL")
+    return MediaUpload(media_uuid=media_uuid, media_url=media_url if isinstance(media_url, str) else None)
 
 
 def media_payload(media: bytes | str) -> str:
@@ -214,78 +187,69 @@ def media_payload(media: bytes | str) -> str:
     return media
 
 
-def _task_types(tasks: Sequence[Mapping[str, Any]]) -> str:
-    names = sorted({str(t.get("taskType")) for t in tasks})
-    return ",".join(names)
-
-
-# ---------------------------------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
-class Call:
-    """One API call: the task array to POST and how to read the answer. Both twins send the same calls."""
+class Call(Generic[T]):
+    """One API call: the task array to POST and how to read the answer."""
 
     tasks: list[dict[str, Any]]
-    parse: Callable[[Envelope, int], Any]
+    parse: Callable[[Envelope, int], T]
 
 
-def submit_call(request: WanVideoRequest, task_uuid: str) -> Call:
-    return Call(
-        [request.to_wire(task_uuid=task_uuid)], lambda env, status: parse_submit(env, status, task_uuid)
-    )
+def submit_call(request: WanVideoRequest, task_uuid: str) -> Call[SubmitResult]:
+    return Call([request.to_wire(task_uuid=task_uuid)], lambda env, st: parse_submit(env, st, task_uuid))
 
 
-def get_responses_call(task_uuids: Sequence[str]) -> Call:
+def get_responses_call(task_uuids: Sequence[str]) -> Call[dict[str, TaskState]]:
     unique = list(dict.fromkeys(task_uuids))
     tasks = [{"taskType": "getResponse", "taskUUID": u} for u in unique]
-    return Call(tasks, lambda env, status: parse_responses(env, status, unique))
+    return Call(tasks, lambda env, st: parse_responses(env, st, unique))
 
 
-def task_details_call(task_uuid: str) -> Call:
+def task_details_call(task_uuid: str) -> Call[Mapping[str, Any]]:
     tasks = [{"taskType": "getTaskDetails", "taskUUID": task_uuid}]
-    return Call(tasks, lambda env, status: parse_single(env, status, task_uuid, "getTaskDetails"))
+    return Call(tasks, lambda env, st: parse_single(env, st, task_uuid))
 
 
-def upload_media_call(media: bytes | str, task_uuid: str | None = None) -> Call:
-    """``mediaStorage`` upload; pass a deterministic ``task_uuid`` to make a resend detectable."""
-    task_uuid = task_uuid or str(uuid.uuid4())
-    tasks = [
-        {
-            "taskType": "mediaStorage",
-            "taskUUID": task_uuid,
-            "operation": "upload",
-            "media": media_payload(media),
-        }
-    ]
-    return Call(tasks, lambda env, status: parse_media(env, status, task_uuid))
+def upload_media_call(media: bytes | str, task_uuid: str | None = None) -> Call[MediaUpload]:
+    """``mediaStorage`` upload; a deterministic ``task_uuid`` makes a resend detectable."""
+    uuid_ = task_uuid or str(uuid.uuid4())
+    task = {
+        "taskType": "mediaStorage",
+        "taskUUID": uuid_,
+        "operation": "upload",
+        "media": media_payload(media),
+    }
+    return Call([task], lambda env, st: parse_media(env, st, uuid_))
 
 
-def delete_media_call(media_uuid: str) -> Call:
-    task_uuid = str(uuid.uuid4())
-    tasks = [
-        {"taskType": "mediaStorage", "taskUUID": task_uuid, "operation": "delete", "mediaUUID": media_uuid}
-    ]
-    return Call(tasks, lambda env, status: parse_single(env, status, task_uuid, "mediaStorage"))
+def delete_media_call(media_uuid: str) -> Call[Mapping[str, Any]]:
+    uuid_ = str(uuid.uuid4())
+    task = {"taskType": "mediaStorage", "taskUUID": uuid_, "operation": "delete", "mediaUUID": media_uuid}
+    return Call([task], lambda env, st: parse_single(env, st, uuid_))
 
 
-def parse_media(envelope: Envelope, status: int, task_uuid: str) -> MediaUpload:
-    item = parse_single(envelope, status, task_uuid, "mediaStorage")
-    media_uuid = item.get("mediaUUID") or item.get("imageUUID")
-    if not isinstance(media_uuid, str):
-        raise RunwareTransportError("mediaStorage answer holds no mediaUUID", task_uuid=task_uuid)
-    media_url = item.get("mediaURL") or item.get("imageURL")
-    return MediaUpload(media_uuid=media_uuid, media_url=media_url if isinstance(media_url, str) else None)
+class _Twin:
+    """What the twins share: the configuration, the repr, one POST's error handling."""
+
+    def __init__(self, config: ClientConfig) -> None:
+        self.config = config
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
+
+    @staticmethod
+    def _retry_label(tasks: Sequence[Mapping[str, Any]]) -> str:
+        return ",".join(sorted({str(t.get("taskType")) for t in tasks}))
+
+    @staticmethod
+    def _transport_error(exc: httpx.HTTPError, task_types: str) -> RunwareTransportError:
+        # httpx exception texts never hold headers; keep only the class and a short message anyway.
+        return RunwareTransportError(
+            f"{type(exc).__name__} talking to Runware ({task_types}): {str(exc)[:200]}", category="transport"
+        )
 
 
-def transport_error(exc: httpx.HTTPError, task_types: str) -> RunwareTransportError:
-    # httpx exception texts never hold headers; keep only the class and a short message anyway.
-    return RunwareTransportError(
-        f"{type(exc).__name__} talking to Runware ({task_types}): {str(exc)[:200]}", category="transport"
-    )
-
-
-class RunwareClient:
+class RunwareClient(_Twin):
     """Synchronous client with one long-lived ``httpx.Client``; use as a context manager."""
 
     def __init__(
@@ -295,12 +259,9 @@ class RunwareClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.config = config
-        self._http = httpx.Client(base_url="", transport=transport, **config.client_kwargs())
+        super().__init__(config)
+        self._http = httpx.Client(transport=transport, **config.client_kwargs())
         self._sleep = sleep
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
 
     def __enter__(self) -> RunwareClient:
         return self
@@ -313,7 +274,7 @@ class RunwareClient:
 
     def post_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> tuple[int, Envelope]:
         """POST a task array with the retry policy; returns (HTTP status, envelope)."""
-        task_types = _task_types(tasks)
+        task_types = self._retry_label(tasks)
         retrying = self.config.retry.retrying(f"Runware {task_types}", sleep=self._sleep)
         result: tuple[int, Envelope] = retrying(self._post_once, tasks, task_types)
         return result
@@ -322,34 +283,21 @@ class RunwareClient:
         try:
             response = self._http.post(self.config.base_url, json=list(tasks))
         except httpx.HTTPError as exc:
-            raise transport_error(exc, task_types) from None
+            raise self._transport_error(exc, task_types) from None
         return response.status_code, decode_response(response, task_types)
 
-    def call(self, call: Call) -> Any:
+    def call(self, call: Call[T]) -> T:
         status, envelope = self.post_tasks(call.tasks)
         return call.parse(envelope, status)
 
     def submit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
-        result: SubmitResult = self.call(submit_call(request, task_uuid))
-        return result
+        return self.call(submit_call(request, task_uuid))
 
     def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-        states: dict[str, TaskState] = self.call(get_responses_call(task_uuids)) if task_uuids else {}
-        return states
-
-    def get_task_details(self, task_uuid: str) -> Mapping[str, Any]:
-        details: Mapping[str, Any] = self.call(task_details_call(task_uuid))
-        return details
-
-    def upload_media(self, media: bytes | str, task_uuid: str | None = None) -> MediaUpload:
-        upload: MediaUpload = self.call(upload_media_call(media, task_uuid))
-        return upload
-
-    def delete_media(self, media_uuid: str) -> None:
-        self.call(delete_media_call(media_uuid))
+        return self.call(get_responses_call(task_uuids)) if task_uuids else {}
 
 
-class AsyncRunwareClient:
+class AsyncRunwareClient(_Twin):
     """Asynchronous twin with one long-lived ``httpx.AsyncClient``; use as an async context manager."""
 
     def __init__(
@@ -359,12 +307,9 @@ class AsyncRunwareClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
-        self.config = config
-        self._http = httpx.AsyncClient(base_url="", transport=transport, **config.client_kwargs())
+        super().__init__(config)
+        self._http = httpx.AsyncClient(transport=transport, **config.client_kwargs())
         self._sleep = sleep
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.config.base_url!r})"
 
     async def __aenter__(self) -> AsyncRunwareClient:
         return self
@@ -380,8 +325,7 @@ class AsyncRunwareClient:
         return self._http.is_closed
 
     async def post_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> tuple[int, Envelope]:
-        """POST a task array with the retry policy; returns (HTTP status, envelope)."""
-        task_types = _task_types(tasks)
+        task_types = self._retry_label(tasks)
         retrying = self.config.retry.async_retrying(f"Runware {task_types}", sleep=self._sleep)
         result: tuple[int, Envelope] = await retrying(self._post_once, tasks, task_types)
         return result
@@ -390,25 +334,15 @@ class AsyncRunwareClient:
         try:
             response = await self._http.post(self.config.base_url, json=list(tasks))
         except httpx.HTTPError as exc:
-            raise transport_error(exc, task_types) from None
+            raise self._transport_error(exc, task_types) from None
         return response.status_code, decode_response(response, task_types)
 
-    async def call(self, call: Call) -> Any:
+    async def call(self, call: Call[T]) -> T:
         status, envelope = await self.post_tasks(call.tasks)
         return call.parse(envelope, status)
 
     async def submit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
-        result: SubmitResult = await self.call(submit_call(request, task_uuid))
-        return result
+        return await self.call(submit_call(request, task_uuid))
 
     async def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-        states: dict[str, TaskState] = await self.call(get_responses_call(task_uuids)) if task_uuids else {}
-        return states
-
-    async def get_task_details(self, task_uuid: str) -> Mapping[str, Any]:
-        details: Mapping[str, Any] = await self.call(task_details_call(task_uuid))
-        return details
-
-    async def upload_media(self, media: bytes | str, task_uuid: str | None = None) -> MediaUpload:
-        upload: MediaUpload = await self.call(upload_media_call(media, task_uuid))
-        return upload
+        return await self.call(get_responses_call(task_uuids)) if task_uuids else {}

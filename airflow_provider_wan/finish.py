@@ -1,9 +1,5 @@
-"""Finish a task in Airflow: land its videos in S3, push the XCom value and the asset event, log a summary.
-
-Shared by :class:`~airflow_provider_wan.operators.video.WanVideoOperator` and
-:class:`~airflow_provider_wan.sensors.video.RunwareVideoSensor`, so both hand downstream tasks the same
-XCom contract (:func:`airflow_provider_wan.results.xcom_value`) and land outputs the same way.
-"""
+"""Finish a task in Airflow (operator and sensor alike): land its videos in S3, push the XCom value of
+:func:`airflow_provider_wan.results.xcom_value` and the asset event, log a summary."""
 
 from __future__ import annotations
 
@@ -35,12 +31,9 @@ def finish(
     estimated_cost: float | None = None,
     output_format: str | None = None,
 ) -> XComValue:
-    """Turn a terminal event into the task's XCom value, landing videos in S3 first (``destination``).
-
-    Raises the Runware error (code, message, parameter, task UUID) when the event says the task failed;
-    succeeds only once every video is safely in S3 (with ``s3_destination``). Estimate, output format,
-    delivery key, duration and submit time come from the operator's echo in the event unless given.
-    """
+    """The task's XCom value, once every video is in S3 (with ``destination``); raises the Runware error
+    when the event says the task failed. Unless given, the estimate and output format come from the
+    operator's echo in the event."""
     parsed = parse_event(event)
     lander = None
     if destination is not None:
@@ -103,8 +96,7 @@ def emit_asset_event(context: Context, value: XComValue, outlets: Iterable[Any])
 def summary(
     value: Mapping[str, Any], *, video_duration: float | None = None, waited_seconds: float | None = None
 ) -> str:
-    """The final log line (videos, seconds of video, cost vs estimate, wait; unknowns left out), then
-    one line per video. A log line only: the XCom keys stay as the contract says."""
+    """The final log line (videos, seconds of video, cost vs estimate, wait), then one line per video."""
     cost, estimated, count = value.get("cost"), value.get("estimated_cost"), len(value["videos"])
     parts = [f"Runware task {value['task_uuid']}: {count} video(s)"]
     if video_duration is not None:

@@ -1,14 +1,6 @@
-"""When to poll, what a poll means, and polling many tasks with few requests.
-
-- :class:`PollCadence` — when: an initial delay, a plateau around the expected end, a slow backoff. Its
-  defaults and :data:`MAX_CONSECUTIVE_FAILURES` are the only cadence and failure-budget defaults.
-- :class:`Wait` — what a poll means: the one completion step, state in → keep waiting (:class:`Poll`),
-  done (:class:`Done`, the terminal event) or failed (:class:`Failed`). The trigger, the synchronous
-  operator and the sensor only sleep and fetch; every decision is here.
-- :class:`CoalescingPoller` — how: all triggers in one triggerer process share one poller per (event
-  loop, base URL, credentials): every flush sends ONE ``getResponse`` request for up to ``max_batch``
-  task UUIDs, so a thousand in-flight generations cost a handful of requests per tick. If Runware
-  refuses a batch (a request-level validation error), it falls back to one request per task.
+"""When to poll (:class:`PollCadence`), what a poll means (:class:`Wait`, the one completion step of the
+trigger, the synchronous operator and the sensor) and polling many tasks with few requests
+(:class:`CoalescingPoller`: one batched ``getResponse`` per flush for all triggers of a process).
 """
 
 from __future__ import annotations
@@ -27,7 +19,6 @@ from airflow_provider_wan.results import TaskEvent, TaskState, task_event
 
 log = logging.getLogger(__name__)
 
-# Task UUIDs per getResponse request. 1,000 in-flight jobs all due at once cost 5 requests.
 DEFAULT_MAX_BATCH = 200
 # Flushes happen on a shared grid of this period, so every poll falling due within the same slot of the
 # process rides in the same request (at most this much added latency).
@@ -47,14 +38,10 @@ def expected_generation_seconds(duration: int, number_results: int = 1) -> float
 
 @dataclass(frozen=True)
 class PollCadence:
-    """When to poll: an initial delay, a steady plateau around the expected end, then a slow backoff.
-
-    Generation time is predictable from the requested duration, so polling early wastes requests and
-    polling rarely near the end adds latency. The cadence therefore waits ``initial_delay``, polls every
-    ``interval`` seconds until ``plateau_seconds`` after the submit, then lets the interval grow by one
-    second per four seconds overdue up to ``max_interval``. Without a plateau it is the classic
-    exponential backoff (x``factor`` per poll, as the official SDKs do). A ``progress`` percentage, when
-    Runware sends one, aims the next poll at the projected end. Jitter spreads herds of mapped tasks.
+    """Wait ``initial_delay``, poll every ``interval`` s until ``plateau_seconds`` after the submit, then
+    grow the interval by 1 s per 4 s overdue up to ``max_interval`` (generation time is predictable from
+    the duration). Without a plateau: exponential backoff (x``factor``). A reported ``progress`` aims the
+    next poll at the projected end; jitter spreads herds of mapped tasks (docs/architecture.md).
     """
 
     initial_delay: float = 5.0
@@ -134,12 +121,9 @@ Step = Poll | Done | Failed
 
 @dataclass(frozen=True)
 class Wait:
-    """The wait for one task: the pure completion step shared by the trigger, the operator and the sensor.
-
-    :meth:`start` says how long to wait before the first poll; :meth:`after` takes what a poll returned
-    (the task's state, ``None`` when unknown, or the error that polling raised) and the time, and says
-    what comes next, together with the updated wait. Nothing here sleeps or talks to Runware.
-    """
+    """The pure completion step for one task: :meth:`start` and :meth:`after` (given what a poll returned:
+    the state, ``None`` when unknown, or the error raised) say what comes next, with the updated wait.
+    Nothing here sleeps or talks to Runware."""
 
     task_uuid: str
     expected_results: int
@@ -267,8 +251,9 @@ class CoalescingPoller:
         async with self._semaphore:
             try:
                 states = await self.client.get_responses(chunk)
-            except RunwareError as err:
-                if len(chunk) > 1 and err.category == "validation" and not err.task_uuid:
+            except Exception as err:  # never leave a trigger waiting forever
+                refused = isinstance(err, RunwareError) and err.category == "validation" and not err.task_uuid
+                if len(chunk) > 1 and refused:
                     log.warning(
                         "Runware refused a batched getResponse (%s); polling one task per request", err
                     )
@@ -276,14 +261,10 @@ class CoalescingPoller:
                     await asyncio.gather(*(self._send([u], futures) for u in chunk))
                     return
                 for uuid in chunk:
-                    _resolve(futures[uuid], error=err)
-                return
-            except Exception as err:  # never leave a trigger waiting forever
-                for uuid in chunk:
-                    _resolve(futures[uuid], error=err)
+                    _resolve(futures[uuid], err)
                 return
         for uuid in chunk:
-            _resolve(futures[uuid], state=states.get(uuid, TaskState(uuid)))
+            _resolve(futures[uuid], states.get(uuid, TaskState(uuid)))
 
     async def aclose(self) -> None:
         if self._flush_task is not None and not self._flush_task.done():
@@ -297,25 +278,18 @@ class CoalescingPoller:
         await self.client.aclose()
 
 
-def _resolve(
-    futures: list[asyncio.Future[TaskState]],
-    *,
-    state: TaskState | None = None,
-    error: BaseException | None = None,
-) -> None:
-    for future in futures:
-        if future.done():
-            continue
-        if error is not None:
-            future.set_exception(error)
-        elif state is not None:
-            future.set_result(state)
+def _resolve(futures: list[asyncio.Future[TaskState]], outcome: TaskState | BaseException) -> None:
+    for future in (f for f in futures if not f.done()):
+        if isinstance(outcome, BaseException):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
 
 
 @dataclass
 class _Entry:
     poller: CoalescingPoller
-    users: int
+    users: int = 0
 
 
 _REGISTRY: dict[tuple[int, str], _Entry] = {}
@@ -332,8 +306,7 @@ async def shared_poller(
     key = (id(asyncio.get_running_loop()), config.credential_fingerprint)
     entry = _REGISTRY.get(key)
     if entry is None or entry.poller.client.is_closed:
-        entry = _Entry(CoalescingPoller(client_factory(config), **poller_kwargs), 0)
-        _REGISTRY[key] = entry
+        entry = _REGISTRY[key] = _Entry(CoalescingPoller(client_factory(config), **poller_kwargs))
     entry.users += 1
     try:
         yield entry.poller

@@ -1,16 +1,6 @@
-"""What happened to a Runware task: the answer parsed, the completion policy, the XCom contract.
-
-1. **Parse.** :meth:`Envelope.parse` and :func:`group_by_task` turn an answer into one :class:`TaskState`
-   per task UUID. Runware answers ``{"data": [...], "errors": [...]}``; either key may be missing, old
-   docs showed ``data`` as one object, and a failed generation is either a flat ``errors[]`` item or a
-   ``data[]`` item with ``status: "error"`` and a nested ``error``. Unknown fields are ignored (a past SDK
-   crashed on a new field).
-2. **Event.** A finished task becomes a :class:`TaskEvent` (plain JSON, what the trigger yields; see
-   :class:`airflow_provider_wan.poller.Wait`); :func:`parse_event` validates one strictly.
-3. **Policy and contract.** :func:`xcom_value` applies partial results and NSFW and builds the
-   :class:`XComValue` (landing the videos in S3 through the callable it is given).
-
-Nothing here touches Airflow or S3: :mod:`airflow_provider_wan.finish` hands the value to Airflow.
+"""What happened to a Runware task: the answer parsed per task (:class:`TaskState`, lenient: unknown
+fields and legacy shapes are tolerated), the terminal :class:`TaskEvent` (validated strictly by
+:func:`parse_event`) and the XCom contract with its policies (:func:`xcom_value`). No Airflow, no S3.
 """
 
 from __future__ import annotations
@@ -43,9 +33,6 @@ def _status(raw: Any) -> RunState:
 def _number(value: Any) -> float | None:
     """A JSON number; booleans and strings (never documented) mean unknown."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-# -- 1. parse ------------------------------------------------------------------------------------------
 
 
 class VideoRecord(TypedDict, total=False):
@@ -90,12 +77,6 @@ class VideoResult:
             progress=_number(item.get("progress")),
         )
 
-    @classmethod
-    def from_record(cls, task_uuid: str, video: VideoRecord) -> VideoResult:
-        """From a video of an event (:meth:`to_dict`)."""
-        seed, nsfw, cost = video.get("seed"), video.get("nsfw_content"), video.get("cost")
-        return cls(task_uuid, video["video_uuid"], video.get("video_url"), seed, nsfw, cost)
-
     def to_dict(self) -> VideoRecord:
         """The video as the event and the XCom contract carry it (``tests/conftest.py`` VIDEO_KEYS)."""
         return {
@@ -122,11 +103,8 @@ class TaskState:
         return bool(self.results or self.errors or self.running)
 
     def status(self, expected_results: int = 1) -> RunState:
-        """``success`` once every expected result is in, ``error`` once none can still arrive, else running.
-
-        A task that has failed items and nothing still running is finished with an error, even if some
-        results succeeded: the caller decides (``allow_partial_results``) what partial success means.
-        """
+        """``success`` once every expected result is in, ``error`` once none can still arrive (even with
+        some results: ``allow_partial_results`` decides what that means), else running."""
         if len(self.results) >= expected_results:
             return "success"
         if self.errors and (len(self.results) + len(self.errors) >= expected_results or not self.running):
@@ -160,11 +138,8 @@ class Envelope:
 def group_by_task(
     envelope: Envelope, task_uuids: Iterable[str] | None = None, *, http_status: int | None = None
 ) -> dict[str, TaskState]:
-    """Group items and errors per taskUUID. Only ``task_uuids`` are returned when given.
-
-    Errors without a taskUUID cannot be attributed and are left out; the client raises them as
-    request-level errors when nothing else could be attributed (:func:`unattributed_errors`).
-    """
+    """Group items and errors per taskUUID (only ``task_uuids`` when given); errors naming no requested
+    task are left to the caller (request-level errors)."""
     listed = None if task_uuids is None else list(task_uuids)
     states = {u: TaskState(u) for u in listed or ()}
 
@@ -196,21 +171,6 @@ def group_by_task(
                 RunwareError.from_wire(err, http_status=http_status, task_uuid=state.task_uuid)
             )
     return states
-
-
-def unattributed_errors(
-    envelope: Envelope, task_uuids: Sequence[str], http_status: int | None
-) -> list[RunwareError]:
-    """Errors that belong to no requested task (auth, quota, malformed request)."""
-    wanted = set(task_uuids)
-    return [
-        RunwareError.from_wire(e, http_status=http_status)
-        for e in envelope.errors
-        if str(e.get("taskUUID") or "") not in wanted
-    ]
-
-
-# -- 2. the terminal event -----------------------------------------------------------------------------
 
 
 class TaskEvent(TypedDict, total=False):
@@ -279,9 +239,6 @@ def parse_event(event: Any) -> TaskEvent:
         ) from None
 
 
-# -- 3. policy and the XCom contract -------------------------------------------------------------------
-
-
 class XComValue(TypedDict, total=False):
     """The ``return_value`` contract (README). Later features extend it; never rename a key."""
 
@@ -319,13 +276,21 @@ def xcom_value(
     land: Callable[[Sequence[VideoResult]], Sequence[Landed]] | None = None,
     log: Any = None,
 ) -> XComValue:
-    """Apply the policies to a terminal event: the XCom value, or raise the Runware error.
-
-    :param land: copies the accepted videos to S3; their records gain ``s3_uri``, ``sha256``, ``size_bytes``.
-    """
+    """Apply the policies to a terminal event: the XCom value, or raise the Runware error. ``land`` copies
+    the accepted videos to S3; their records gain ``s3_uri``, ``sha256``, ``size_bytes``."""
     parsed = parse_event(event)
     task_uuid = parsed["task_uuid"]
-    videos = [VideoResult.from_record(task_uuid, v) for v in parsed.get("videos") or []]
+    videos = [
+        VideoResult(
+            task_uuid,
+            v["video_uuid"],
+            v.get("video_url"),
+            v.get("seed"),
+            v.get("nsfw_content"),
+            v.get("cost"),
+        )
+        for v in parsed.get("videos") or []
+    ]
     logger = log or logging.getLogger(__name__)
     error_dict = parsed.get("error")
     error = RunwareError.from_dict(error_dict) if error_dict else None

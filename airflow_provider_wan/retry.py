@@ -1,15 +1,9 @@
-"""The one retry policy: API calls, S3 landing downloads and uploadEndpoint delivery checks all use it.
+"""The one retry policy (tenacity) for API calls, S3 landing downloads and uploadEndpoint checks.
 
-Built on tenacity (as Airflow's dbt Cloud and HTTP hooks are): :class:`RetryPolicy` holds the numbers
-(the ``runware`` connection's extras ``max_retries``, ``backoff_base``, ``backoff_max``,
-``retry_max_seconds``) and makes ``Retrying`` / ``AsyncRetrying`` objects from them:
-
-* one retryable set (:func:`is_retryable`): ``RunwareError.retryable``, so transport failures and HTTP
-  408/425/429/5xx (:func:`retryable_status`) but never a rejected key, a missing bucket or a bad request;
-* full-jitter exponential backoff capped by ``backoff_max``; at most ``max_retries`` attempts and
-  ``retry_max_seconds`` in all;
-* a server's ``Retry-After`` is waited in full, past ``backoff_max``, when it fits in the time left;
-  when it does not, the call fails at once and the error names the wait the server asked for.
+Retryable is ``RunwareError.retryable`` (transport, 408/425/429/5xx; never a rejected key or a bad
+request); full-jitter exponential backoff within ``max_retries`` attempts and ``retry_max_seconds``. A
+server's ``Retry-After`` is waited in full when it fits in the time left, else the call fails at once
+saying so. The numbers are the ``runware`` connection's extras of the same names.
 """
 
 from __future__ import annotations
@@ -46,8 +40,6 @@ def retryable_status(status: int) -> bool:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """The retryable set is the error taxonomy's: ``RunwareError.retryable`` (rate limit, server, transport,
-    timeout, provider). A 408/425/429/5xx answer raises such an error unless its code says otherwise."""
     return isinstance(exc, RunwareError) and exc.retryable
 
 
@@ -68,9 +60,7 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
 def retry_after_of(error: BaseException | None) -> float | None:
     """The ``Retry-After`` (seconds) a server sent with ``error``, if any."""
     value = error.details.get("retry_after") if isinstance(error, RunwareError) else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 @dataclass(frozen=True)

@@ -521,3 +521,20 @@ def test_progress_on_result_items_and_on_the_task() -> None:
 def test_one_retryable_set_for_api_calls_and_landing(error: BaseException, retried: bool) -> None:
     assert is_retryable(error) is retried
     assert retryable_status(503) and retryable_status(425) and not retryable_status(404)
+
+
+def test_connection_form_defaults_are_the_clients_defaults() -> None:
+    """The form pre-fills each extra with the value the hook uses when it is absent: one truth."""
+    from dataclasses import fields
+
+    from airflow_provider_wan.client import ClientConfig
+    from airflow_provider_wan.connection import EXTRA_DEFAULTS
+    from airflow_provider_wan.retry import RetryPolicy
+
+    defaults = {
+        f.name: f.default
+        for cls in (ClientConfig, RetryPolicy)
+        for f in fields(cls)
+        if isinstance(f.default, (int, float)) and not isinstance(f.default, bool)
+    }
+    assert {k: float(v) for k, v in defaults.items()} == {k: float(v) for k, v in EXTRA_DEFAULTS.items()}

@@ -1,17 +1,15 @@
 """Airflow hook for Runware: a ``runware`` connection → a sync or async Runware client.
 
-Connection fields: **password** = API key (masked by Airflow), **host** = base URL (default
-``https://api.runware.ai/v1``). Extras (all optional): ``timeout`` (read timeout, s, default 30),
-``connect_timeout`` (s, default 10), ``max_retries`` (attempts per HTTP call, default 6),
-``retry_max_seconds`` (total time spent retrying one call, default 120), ``backoff_base`` (s, default 0.5),
-``backoff_max`` (s, default 20; caps our own backoff, never a server's ``Retry-After``, which is waited in
-full when it fits in ``retry_max_seconds``), ``max_connections`` (pool size, default 20).
+Connection fields: **password** = API key (masked by Airflow), **host** = base URL. Extras: the numeric
+fields of :class:`ClientConfig` and :class:`RetryPolicy` under their own names (``timeout``,
+``max_retries``, ...; see ``connection.CONN_EXTRA_FIELDS`` and the docs).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -25,18 +23,14 @@ from airflow_provider_wan.client import (
     RunwareClient,
     Secret,
     SubmitResult,
+    delete_media_call,
+    task_details_call,
+    upload_media_call,
 )
-from airflow_provider_wan.connection import (
-    CONN_EXTRA_FIELDS,
-    DEFAULT_BASE_URL,
-    EXTRA_DEFAULTS,
-    UI_FIELD_BEHAVIOUR,
-)
+from airflow_provider_wan.connection import DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.results import TaskState
 from airflow_provider_wan.retry import RetryPolicy
-
-__all__ = ["CONN_EXTRA_FIELDS", "UI_FIELD_BEHAVIOUR", "RunwareHook", "config_from_connection"]
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -52,68 +46,51 @@ def config_from_connection(conn: Connection) -> ClientConfig:
     api_key = conn.password or extra.get("api_key") or ""
     if api_key:
         mask_secret(api_key)
-    base_url = _base_url(conn)
 
-    def num(name: str) -> float:
-        value = extra.get(name)
-        if value is None or value == "":
-            return EXTRA_DEFAULTS[name]
-        try:
-            return float(value)
-        except (TypeError, ValueError):
-            raise RunwareError(
-                f"Connection extra {name!r} must be a number",
-                code="invalidConnection",
-                category="validation",
-                parameter=name,
-                retryable=False,
-            ) from None
+    def numbers(cls: type) -> dict[str, Any]:
+        """The dataclass's numeric fields, read from the extras of the same name (default: its own)."""
+        out: dict[str, Any] = {}
+        for f in fields(cls):
+            value = extra.get(f.name)
+            if not isinstance(f.default, (int, float)) or value is None or value == "":
+                continue
+            try:
+                out[f.name] = (int if isinstance(f.default, int) else float)(float(value))
+            except (TypeError, ValueError):
+                raise RunwareError(
+                    f"Connection extra {f.name!r} must be a number",
+                    code="invalidConnection",
+                    category="validation",
+                    parameter=f.name,
+                    retryable=False,
+                ) from None
+        return out
 
-    retry = RetryPolicy(
-        max_retries=int(num("max_retries")),
-        backoff_base=num("backoff_base"),
-        backoff_max=num("backoff_max"),
-        retry_max_seconds=num("retry_max_seconds"),
-    )
+    retry = RetryPolicy(**numbers(RetryPolicy))
     return ClientConfig(
-        api_key=Secret(api_key),
-        base_url=base_url,
-        timeout=num("timeout"),
-        connect_timeout=num("connect_timeout"),
-        retry=retry,
-        max_connections=int(num("max_connections")),
+        api_key=Secret(api_key), base_url=_base_url(conn), retry=retry, **numbers(ClientConfig)
     )
 
 
 def _base_url(conn: Connection) -> str:
     """Base URL from the connection: a full URL in Host, or host/port/schema pieces (URI form)."""
-    host = (conn.host or "").strip()
+    host, schema = (conn.host or "").strip(), conn.schema or ""
     if not host:
         return DEFAULT_BASE_URL
-    if host.startswith(("http://", "https://")):
-        parts = urlsplit(host)
-        netloc = parts.netloc
-        if conn.port and ":" not in netloc:
-            netloc = f"{netloc}:{conn.port}"
-        # A URI like runware://http://:KEY@emulator:8765/v1 leaves the path in Schema.
-        path = parts.path or (f"/{conn.schema.strip('/')}" if conn.schema else "/v1")
-        return f"{parts.scheme}://{netloc}{path}".rstrip("/")
-    scheme = conn.schema if conn.schema in ("http", "https") else "https"
-    path = "" if "/" in host else "/v1"
-    if conn.schema and conn.schema not in ("http", "https"):
-        path = f"/{conn.schema.strip('/')}"
-    base = f"{scheme}://{host}"
-    if conn.port:
-        base += f":{conn.port}"
-    return (base + path).rstrip("/")
+    if not host.startswith(("http://", "https://")):
+        scheme, schema = (schema, "") if schema in ("http", "https") else ("https", schema)
+        host = f"{scheme}://{host}"
+    parts = urlsplit(host)
+    netloc = f"{parts.netloc}:{conn.port}" if conn.port and ":" not in parts.netloc else parts.netloc
+    # A URI like runware://http://:KEY@emulator:8765/v1 leaves the path in Schema.
+    path = parts.path or (f"/{schema.strip('/')}" if schema else "/v1")
+    return f"{parts.scheme}://{netloc}{path}".rstrip("/")
 
 
 class RunwareHook(BaseHook):
-    """Talk to Runware's REST API with the key of a ``runware`` connection.
-
-    Sync calls use one long-lived ``httpx.Client`` and async calls (prefixed ``a``) one long-lived
-    ``httpx.AsyncClient``; close them with :meth:`close` / :meth:`aclose` or use the hook as a (async)
-    context manager.
+    """Talk to Runware's REST API with the key of a ``runware`` connection: sync calls, and async ones
+    prefixed ``a``, each over one long-lived client; close with :meth:`close` / :meth:`aclose` or use the
+    hook as a (async) context manager.
 
     :param runware_conn_id: Airflow connection id (type ``runware``).
     """
@@ -131,8 +108,6 @@ class RunwareHook(BaseHook):
     def __repr__(self) -> str:
         return f"RunwareHook(runware_conn_id={self.runware_conn_id!r})"
 
-    # -- connection ---------------------------------------------------------------------------------
-
     @cached_property
     def config(self) -> ClientConfig:
         return config_from_connection(self.get_connection(self.runware_conn_id))
@@ -146,8 +121,6 @@ class RunwareHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         return UI_FIELD_BEHAVIOUR
-
-    # -- sync ---------------------------------------------------------------------------------------
 
     @cached_property
     def client(self) -> RunwareClient:
@@ -173,23 +146,19 @@ class RunwareHook(BaseHook):
         return self.client.get_responses(task_uuids)
 
     def get_task_details(self, task_uuid: str) -> Mapping[str, Any]:
-        return self.client.get_task_details(task_uuid)
+        return self.client.call(task_details_call(task_uuid))
 
     def upload_media(self, media: bytes | str, task_uuid: str | None = None) -> MediaUpload:
-        """Store media (bytes, URL, data URI or base64) with ``mediaStorage``; returns its UUID.
-
-        A deterministic ``task_uuid`` makes a resend answer ``conflictTaskUUID`` instead of storing twice.
-        """
-        return self.client.upload_media(media, task_uuid)
+        """Store media (bytes, URL, data URI or base64) with ``mediaStorage``; a deterministic ``task_uuid``
+        makes a resend answer ``conflictTaskUUID`` instead of storing twice."""
+        return self.client.call(upload_media_call(media, task_uuid))
 
     def delete_media(self, media_uuid: str) -> None:
-        self.client.delete_media(media_uuid)
+        self.client.call(delete_media_call(media_uuid))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Prove the key works without spending money: poll a task UUID that cannot exist.
-
-        Runware answers an unknown task with a not-found error (key accepted) or an auth error.
-        """
+        """Prove the key works without spending money: poll a task UUID that cannot exist (Runware answers
+        a not-found error when the key is accepted, else an auth error)."""
         probe = str(uuid.uuid4())
         try:
             with RunwareClient(self.config) as client:
@@ -202,8 +171,6 @@ class RunwareHook(BaseHook):
         except Exception as err:  # the message must never echo configuration values
             return False, f"Connection test failed: {type(err).__name__}"
         return True, f"Connection to {self.config.base_url} works: API key accepted."
-
-    # -- async --------------------------------------------------------------------------------------
 
     async def aclient(self) -> AsyncRunwareClient:
         """The hook's long-lived async client (created on first use, in the running event loop)."""
@@ -227,9 +194,3 @@ class RunwareHook(BaseHook):
 
     async def aget_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
         return await (await self.aclient()).get_responses(task_uuids)
-
-    async def aget_task_details(self, task_uuid: str) -> Mapping[str, Any]:
-        return await (await self.aclient()).get_task_details(task_uuid)
-
-    async def aupload_media(self, media: bytes | str, task_uuid: str | None = None) -> MediaUpload:
-        return await (await self.aclient()).upload_media(media, task_uuid)

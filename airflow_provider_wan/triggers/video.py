@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -27,23 +26,12 @@ from airflow_provider_wan.results import TaskEvent, TaskState, task_event
 class RunwareVideoTrigger(BaseTrigger):
     """Wait for ``task_uuid`` and yield exactly one :class:`~airflow_provider_wan.results.TaskEvent`.
 
-    Every decision (finished? failed? how long until the next poll?) is the shared
-    :class:`~airflow_provider_wan.poller.Wait` step; polls go through the process-wide coalescing poller
-    (one request for many tasks). Running twice during a triggerer failover is harmless: polling is
-    read-only. The keyword arguments are those of earlier releases, so a trigger serialized before an
-    upgrade deserializes after it.
-
-    :param task_uuid: the Runware task to wait for.
-    :param runware_conn_id: Airflow connection id (type ``runware``).
-    :param end_time: absolute deadline (epoch seconds); a ``timeout`` event is yielded after it.
-    :param expected_results: ``numberResults`` of the request.
-    :param submitted_at: epoch seconds of the submit (a not-found answer shortly after is tolerated).
-    :param poll_initial_delay: ``poll_interval``, ``poll_max_interval``, ``poll_plateau_seconds``: the
-        :class:`~airflow_provider_wan.poller.PollCadence` (``initial_delay``, ``interval``...).
-    :param max_consecutive_failures: transient failures in a row before giving up with an error event.
-    :param coalesce: share one batched poller with the other triggers of the process.
-    :param echo: plain-JSON values copied into the event (the operator's estimate, output format and
-        delivery key), since the operator resumes on a fresh instance.
+    Every decision is the shared :class:`~airflow_provider_wan.poller.Wait` step; polls go through the
+    process-wide coalescing poller. Polling is read-only, so running twice after a failover is harmless.
+    The keyword arguments are those of earlier releases (a serialized trigger survives an upgrade):
+    ``end_time`` is the absolute deadline, ``poll_*`` the :class:`~airflow_provider_wan.poller.PollCadence`,
+    ``coalesce`` shares the batched poller, ``echo`` is plain JSON copied into the event (the operator
+    resumes on a fresh instance).
     """
 
     def __init__(
@@ -70,14 +58,8 @@ class RunwareVideoTrigger(BaseTrigger):
             plateau_seconds=None if poll_plateau_seconds is None else float(poll_plateau_seconds),
         )
         submitted = float(submitted_at if submitted_at is not None else time.time())
-        self.wait = Wait(
-            task_uuid,
-            int(expected_results),
-            submitted,
-            float(end_time),
-            cadence,
-            int(max_consecutive_failures),
-        )
+        failures = int(max_consecutive_failures)
+        self.wait = Wait(task_uuid, int(expected_results), submitted, float(end_time), cadence, failures)
         self.task_uuid = task_uuid
         self.runware_conn_id = runware_conn_id
         self.coalesce = bool(coalesce)
@@ -125,7 +107,7 @@ class RunwareVideoTrigger(BaseTrigger):
             await poller.aclose()
 
     async def _poll_loop(self, poller: CoalescingPoller) -> TaskEvent:
-        wait, step = replace(self.wait, cadence=self.cadence).start(time.time())
+        wait, step = self.wait.start(time.time())
         while isinstance(step, Poll):
             step.log_to(self.log)
             await asyncio.sleep(step.delay)
