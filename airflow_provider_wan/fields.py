@@ -1,9 +1,6 @@
-"""Field types and error conversion of the request model: the lax/strict typing policy, media reference
-and URL fields, and the one place where pydantic's errors become an ``InvalidRequestError``.
-
-Strict() keeps pydantic from coercing; the before-validators do the lax conversions of templated Python
-input (``"5"`` -> 5, ``"true"`` -> True, ``"mp4"`` -> ``"MP4"``), and nothing in wire mode, which
-``from_wire`` selects with the validation context ``{"wire": True, "strict": True}``.
+"""Field types of the request model (lax for templated Python input, strict on the wire: ``from_wire``
+passes the context ``{"wire": True, "strict": True}``) and the one place where pydantic's errors become
+an ``InvalidRequestError``.
 """
 
 from __future__ import annotations
@@ -77,12 +74,6 @@ def parse_request_text(text: str) -> Any:
         raise InvalidRequestError(
             "a string request must be a JSON object or a Python dict literal", parameter="request"
         ) from None
-
-
-# ----------------------------------------------------------------------------------------------------
-# Field types. Strict() keeps pydantic from coercing; the before-validators do the lax conversions of
-# templated Python input, and nothing in wire mode (from_wire passes context {"strict": True}).
-# ----------------------------------------------------------------------------------------------------
 
 
 def is_strict(info: ValidationInfo) -> bool:
@@ -161,10 +152,7 @@ ImageRef = Annotated[str, BeforeValidator(_media("image"))]
 VideoRef = Annotated[str, BeforeValidator(_media("video"))]
 AudioRef = Annotated[str, BeforeValidator(_media("audio"))]
 
-# ----------------------------------------------------------------------------------------------------
-# Errors: pydantic's ValidationError -> InvalidRequestError naming the wire parameter, in one place.
-# ----------------------------------------------------------------------------------------------------
-
+# pydantic error type -> our message (formatted with the error's ctx, the input's JSON type and length)
 _MESSAGES: Final[Mapping[str, str]] = {
     "missing": "is required",
     "string_type": "must be a string, got {type}",
@@ -180,9 +168,7 @@ _MESSAGES: Final[Mapping[str, str]] = {
 
 
 class _Meta(ModelMetaclass):
-    """Converts errors of ``Model(...)`` calls (a metaclass, not a custom ``__init__``: pydantic routes
-    ``model_validate`` through a custom ``__init__``, which would drop the wire mode's context)."""
-
+    # Private base: no public hook converts Model(...) errors; a custom __init__ loses validate's context.
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().__call__(*args, **kwargs)

@@ -1,25 +1,9 @@
 """The validated Wan2.7 ``videoInference`` request: snake_case in Python, camelCase JSON on the wire.
 
-:class:`WanVideoRequest` enforces every rule of the Wan2.7 model page *before* any HTTP request, so a bad
-request fails in milliseconds with an :class:`~airflow_provider_wan.errors.InvalidRequestError` naming the
-offending **wire** parameter (``positivePrompt``, ``inputs.frameImages[1].frame`` ...).
-
-* Field rules are pydantic constraints; each field's alias is its wire path (``inputs.referenceImages``).
-  The wire form is ``model_dump(by_alias=True, exclude_none=True)`` with the groups nested, plus the
-  task envelope (:meth:`WanVideoRequest.to_wire`); :meth:`WanVideoRequest.from_wire` is
-  ``model_validate`` by alias.
-* Cross-field rules run after the fields, in model-page order: prompt required without frame images,
-  frameImages xor width/height, size preset, resolution tier, duration with references, frameImages vs
-  references, shotType needs references. Unknown keys are reported before anything else.
-* Resolution vs width/height: without ``frame_images``, ``width``/``height`` are required and must be one
-  of the ten presets (:data:`SIZE_PRESETS`), which fix the tier; ``resolution`` may only repeat it. With
-  ``frame_images`` the aspect ratio follows the image and ``resolution`` picks the tier (default 1080p).
-  :attr:`WanVideoRequest.tier` applies this policy; pricing relies on it.
-* Typing: Python construction (``WanVideoRequest(...)``, ``model_validate``, :meth:`~WanVideoRequest.
-  from_any`) is lax because Airflow templates render strings (``"5"`` -> 5, ``"true"`` -> True, ``"mp4"``
-  -> ``"MP4"``); :meth:`~WanVideoRequest.from_wire` is strict JSON typing, like the API.
-* Media references (paths, ``s3://``, data URIs...) are accepted unresolved from Python; the wire accepts
-  only what Runware takes. :attr:`~WanVideoRequest.unresolved_media` lists what must be resolved first.
+Every rule of the model page is checked before any HTTP request; a violation is an
+:class:`~airflow_provider_wan.errors.InvalidRequestError` naming the **wire** parameter. Each field's alias
+is its wire path; Python construction is lax (templates render strings), :meth:`WanVideoRequest.from_wire`
+is strict JSON typing. Rules, tiers and typing are explained in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -53,17 +37,14 @@ from airflow_provider_wan.fields import (
     VideoRef,
     WanModel,
     choice,
+    parse_request_text,
     rule,
     shown,
     type_name,
 )
-from airflow_provider_wan.fields import parse_request_text as parse_request_text
-from airflow_provider_wan.fields import truncate_for_log as truncate_for_log
-from airflow_provider_wan.frames import FRAME_VALUES as FRAME_VALUES
 from airflow_provider_wan.frames import FrameImage as FrameImage
-from airflow_provider_wan.frames import FramePosition as FramePosition
 from airflow_provider_wan.frames import ResolvedPosition, frame_positions
-from airflow_provider_wan.idempotency import is_uuid4 as is_uuid4
+from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.media.formats import MediaKind
 from airflow_provider_wan.media.references import Reference, reference
 from airflow_provider_wan.media.references import is_uuid as is_uuid
@@ -85,21 +66,6 @@ SafetyMode = Literal["none", "fast", "full"]
 NUMBER_RESULTS_MAX: Final = 20
 DURATION_MAX_WITH_REFERENCES: Final = 10
 DURATION_MIN: Final = 2
-# (min, max) of the ranged parameters, from the model page: the Field constraints and their errors.
-_RANGES: Final[Mapping[str, tuple[int, int | None]]] = {
-    "duration": (DURATION_MIN, 15),
-    "seed": (0, 2_147_483_647),
-    "numberResults": (1, NUMBER_RESULTS_MAX),
-    "outputQuality": (20, 99),
-    "ttl": (60, None),
-}
-
-
-def _range(parameter: str) -> Any:
-    low, high = _RANGES[parameter]
-    return Field(None, alias=parameter, ge=low, le=high)
-
-
 _GROUPS: Final = ("inputs", "settings", "safety")
 _ENVELOPE: Final = {"taskType": TASK_TYPE, "model": MODEL_ID, "deliveryMethod": DELIVERY_METHOD}
 
@@ -125,15 +91,15 @@ class WanVideoRequest(WanModel):
     width: StrictInt | None = None
     height: StrictInt | None = None
     resolution: TierField | None = None
-    duration: StrictInt | None = _range("duration")
-    seed: StrictInt | None = _range("seed")
-    number_results: StrictInt | None = _range("numberResults")
+    duration: StrictInt | None = Field(None, ge=DURATION_MIN, le=15)
+    seed: StrictInt | None = Field(None, ge=0, le=2_147_483_647)
+    number_results: StrictInt | None = Field(None, alias="numberResults", ge=1, le=NUMBER_RESULTS_MAX)
     output_type: OutputTypeField | None = Field(None, alias="outputType")
     output_format: OutputFormatField | None = Field(None, alias="outputFormat")
-    output_quality: StrictInt | None = _range("outputQuality")
+    output_quality: StrictInt | None = Field(None, alias="outputQuality", ge=20, le=99)
     webhook_url: HttpUrl | None = Field(None, alias="webhookURL")
     upload_endpoint: HttpUrl | None = Field(None, alias="uploadEndpoint")
-    ttl: StrictInt | None = _range("ttl")
+    ttl: StrictInt | None = Field(None, ge=60)
     include_cost: StrictBool = Field(True, alias="includeCost")
     reference_images: list[ImageRef] | None = Field(None, alias="inputs.referenceImages", min_length=1)
     frame_images: list[FrameImage] | None = Field(
