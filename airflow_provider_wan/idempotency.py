@@ -1,19 +1,10 @@
 """Every derived UUID, and what a UUID Runware accepts is: the one place that decides "the same work".
 
-Runware's only idempotency mechanism is the client-chosen ``taskUUID``: a resend of an accepted UUID is
-answered ``conflictTaskUUID`` and nothing is charged again. So every UUID the provider sends is a pure
-function of what makes the work "the same":
-
-- a generation (:func:`task_uuid_for`): the Airflow identity of the task instance — ``dag_id, task_id,
-  run_id, map_index``, never the try number — plus a fingerprint of the request. A retry, a worker crash
-  after submit or a cleared task re-attach to the generation already paid for; a changed prompt is new.
-  A failed generation must not be cached forever: ``generation`` counts failed attempts, and the operator
-  probes 0, 1, 2, ... up to :data:`MAX_GENERATIONS`, stopping at the first UUID that is new or usable;
-- the uploadEndpoint staging object (:func:`delivery_token`): the same identity and fingerprint;
-- a ``mediaStorage`` upload (:func:`media_task_uuid`): the content's SHA-256 and a caller scope.
-
-Runware requires UUID **version 4** format, so the uuid5-style SHA-1 digest is stamped with the version-4
-and RFC 4122 variant bits (122 bits of the digest are kept: collisions stay out of reach).
+Runware's only idempotency is the client-chosen ``taskUUID`` (a resend is answered ``conflictTaskUUID``
+and not charged again), so every UUID we send is a pure function of what makes the work the same: the
+task instance's identity (never the try number) plus the request fingerprint for a generation and its
+staging object, the content's SHA-256 for a media upload (docs/operators.md, docs/media.md). Runware
+requires version-4 format, so the uuid5-style digest is stamped with the v4 and RFC 4122 variant bits.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, Final, Literal, cast
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -347,22 +347,15 @@ class WanVideoRequest(WanModel):
     @property
     def media_references(self) -> tuple[Reference, ...]:
         """Every media reference with its wire path, kind and form, in wire order."""
-        slots = [
-            *(
-                (f"inputs.referenceImages[{i}]", "image", v)
-                for i, v in enumerate(self.reference_images or [])
-            ),
-            *(
-                (f"inputs.frameImages[{i}].image", "image", f.image)
-                for i, f in enumerate(self.frame_images or [])
-            ),
-            *(
-                (f"inputs.referenceVideos[{i}]", "video", v)
-                for i, v in enumerate(self.reference_videos or [])
-            ),
-            *([("inputs.audio", "audio", self.audio)] if self.audio is not None else []),
+        slots: list[tuple[str, MediaKind, list[str]]] = [
+            ("inputs.referenceImages[{}]", "image", self.reference_images or []),
+            ("inputs.frameImages[{}].image", "image", [f.image for f in self.frame_images or []]),
+            ("inputs.referenceVideos[{}]", "video", self.reference_videos or []),
+            ("inputs.audio", "audio", [] if self.audio is None else [self.audio]),
         ]
-        return tuple(reference(path, cast(MediaKind, kind), value) for path, kind, value in slots)
+        return tuple(
+            reference(p.format(i), kind, v) for p, kind, values in slots for i, v in enumerate(values)
+        )
 
     @property
     def unresolved_media(self) -> tuple[Reference, ...]:
@@ -391,9 +384,7 @@ class WanVideoRequest(WanModel):
 
 
 #: Field name -> dotted wire path (``"reference_images"`` -> ``"inputs.referenceImages"``).
-WIRE_PATHS: Final[Mapping[str, str]] = MappingProxyType(
-    {name: f.alias or name for name, f in WanVideoRequest.model_fields.items()}
-)
+WIRE_PATHS: Final[Mapping[str, str]] = MappingProxyType(WanVideoRequest.wire_paths())
 #: The snake_case request parameters, in wire order (the operator's request keyword arguments).
 FIELD_NAMES: Final[tuple[str, ...]] = tuple(WIRE_PATHS)
 # Wire keys that can never be a snake_case field name: their presence marks a dict as wire JSON.
