@@ -53,7 +53,6 @@ from airflow_provider_wan.presets import SIZE_PRESETS as SIZE_PRESETS
 from airflow_provider_wan.presets import SizePreset as SizePreset
 from airflow_provider_wan.presets import Tier as Tier
 from airflow_provider_wan.presets import preset_for_size as preset_for_size
-from airflow_provider_wan.presets import tier_of_size as tier_of_size
 
 MODEL_ID: Final = "alibaba:wan@2.7"
 TASK_TYPE: Final = "videoInference"
@@ -78,13 +77,8 @@ SafetyModeField = Annotated[SafetyMode, BeforeValidator(choice(("none", "fast", 
 
 
 class WanVideoRequest(WanModel):
-    """A Wan2.7 ``videoInference`` request (``alibaba:wan@2.7``), validated against the model page.
-
-    All fields are optional snake_case counterparts of wire parameters (their aliases, see
-    :data:`WIRE_PATHS`); ``include_cost`` defaults to ``True`` so that every result reports its cost.
-    Construction raises :class:`~airflow_provider_wan.errors.InvalidRequestError` for any violation.
-    Instances are immutable; :meth:`replace` is a re-validated modified copy.
-    """
+    """A Wan2.7 ``videoInference`` request, immutable; every field optional (aliases: :data:`WIRE_PATHS`),
+    ``include_cost`` on by default so that every result reports its cost."""
 
     positive_prompt: str | None = Field(None, alias="positivePrompt", min_length=1, max_length=5000)
     negative_prompt: str | None = Field(None, alias="negativePrompt", max_length=500)
@@ -191,11 +185,8 @@ class WanVideoRequest(WanModel):
 
     @classmethod
     def from_wire(cls, wire: Mapping[str, Any], *, strict: bool = True) -> WanVideoRequest:
-        """Parse a camelCase task (as :meth:`to_wire` produces): ``model_validate`` by alias.
-
-        Envelope keys are optional and checked when present (``taskUUID`` must be a UUID v4; it is not
-        stored). JSON ``null`` means absent. ``strict=False`` is lax typing, for templated user input.
-        """
+        """Parse a camelCase task (as :meth:`to_wire` produces; envelope keys optional but checked, JSON
+        ``null`` is absent). ``strict=False`` is lax typing, for templated user input."""
         if not isinstance(wire, Mapping):
             raise InvalidRequestError(f"must be a JSON object, got {type_name(wire)}", parameter="request")
         context = {"wire": True, "strict": strict}
@@ -203,23 +194,15 @@ class WanVideoRequest(WanModel):
 
     @classmethod
     def from_any(cls, data: WanVideoRequest | Mapping[str, Any] | str) -> WanVideoRequest:
-        """A request from whatever a user put in an operator's templated ``request`` argument.
-
-        An instance (returned as is), a snake_case dict, a wire dict (recognised by any camelCase-only
-        key; lax typing since templates render strings), a JSON string of either, or the Python repr of
-        a dict (what Jinja renders from an XCom dict; see :func:`parse_request_text`).
-        """
+        """A request from an operator's templated ``request``: an instance, a snake_case or (lax) wire
+        dict, or either as JSON or as a Python dict repr (what Jinja renders from an XCom dict)."""
         if isinstance(data, WanVideoRequest):
             return data
         if isinstance(data, str):
             data = parse_request_text(data)
-        if not isinstance(data, Mapping):
-            raise InvalidRequestError(
-                f"must be an object of request parameters, got {type_name(data)}", parameter="request"
-            )
-        if any(not isinstance(key, str) for key in data):
+        if isinstance(data, Mapping) and any(not isinstance(key, str) for key in data):
             raise InvalidRequestError("parameter names must be strings", parameter="request")
-        if any(key in _WIRE_ONLY_KEYS for key in data):
+        if isinstance(data, Mapping) and any(key in _WIRE_ONLY_KEYS for key in data):
             return cls.from_wire(data, strict=False)
         return cls.model_validate(data)
 
@@ -234,11 +217,8 @@ class WanVideoRequest(WanModel):
         return type(self).model_validate({**self.model_dump(), **changes})
 
     def fingerprint(self) -> str:
-        """SHA-256 hex of the canonical wire JSON (sorted keys, compact, no taskUUID).
-
-        Equal requests have equal fingerprints however they were built; the operator computes it once,
-        from the user's request before media resolution (uploads and presigned URLs differ per attempt).
-        """
+        """SHA-256 hex of the canonical wire JSON (no taskUUID): equal requests, equal fingerprints. The
+        operator takes it before media resolution (uploads and presigned URLs differ per attempt)."""
         canonical = json.dumps(self.to_wire(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
