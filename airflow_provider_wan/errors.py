@@ -235,11 +235,8 @@ class RunwareTransportError(RunwareError, category="transport"):
 
 
 class RunwareConflictError(RunwareError):
-    """The taskUUID was used already (``conflictTaskUUID``); category ``validation``, as Runware files it.
-
-    A submit never raises it (the hook reports "already submitted"); idempotent uploads catch it to
-    recover the earlier answer with ``getTaskDetails``.
-    """
+    """The taskUUID was used already (``conflictTaskUUID``): idempotent uploads catch it to recover the
+    earlier answer (a submit reports "already submitted" instead)."""
 
     default_category: ClassVar[Category] = "validation"
 

@@ -9,6 +9,7 @@ import ast
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar, Final, cast
 from urllib.parse import urlsplit
 
@@ -58,12 +59,8 @@ def rule(
 
 
 def parse_request_text(text: str) -> Any:
-    """The value a string ``request`` holds: JSON, else a Python literal (the caller checks it is a dict).
-
-    A templated ``request="{{ ti.xcom_pull('prep') }}"`` renders a dict as its Python repr unless the DAG
-    sets ``render_template_as_native_obj=True``. :func:`ast.literal_eval` reads literals only, never
-    names, calls or attributes, so a string cannot run code.
-    """
+    """JSON, else a Python literal: Jinja renders an XCom dict as its repr (without native rendering).
+    :func:`ast.literal_eval` reads literals only, so a string cannot run code."""
     try:
         return json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder goes
@@ -167,13 +164,19 @@ _MESSAGES: Final[Mapping[str, str]] = {
 }
 
 
+@contextmanager
+def _converted(model: type[WanModel]) -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as exc:
+        raise request_error(exc, model) from None
+
+
 class _Meta(ModelMetaclass):
     # Private base: no public hook converts Model(...) errors; a custom __init__ loses validate's context.
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _converted(cast("type[WanModel]", cls)):
             return super().__call__(*args, **kwargs)
-        except ValidationError as exc:
-            raise request_error(exc, cast("type[WanModel]", cls)) from None
 
 
 def request_error(exc: ValidationError, model: type[WanModel]) -> InvalidRequestError:
@@ -257,17 +260,13 @@ class WanModel(BaseModel, metaclass=_Meta):
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
-        try:
+        with _converted(cls):
             return super().model_validate(obj, *args, **kwargs)
-        except ValidationError as exc:
-            raise request_error(exc, cls) from None
 
     @classmethod
     def model_validate_json(cls, json_data: Any, *args: Any, **kwargs: Any) -> Self:
-        try:
+        with _converted(cls):
             return super().model_validate_json(json_data, *args, **kwargs)
-        except ValidationError as exc:
-            raise request_error(exc, cls) from None
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # Unset fields are noise and long strings (base64 images) must never reach a task log in full.

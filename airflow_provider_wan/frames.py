@@ -42,10 +42,6 @@ class FrameImage(WanModel):
         """``"first"``/``"last"`` for an explicit ``frame``, ``None`` when automatic."""
         return None if self.frame is None else ("first" if self.frame in ("first", 0) else "last")
 
-    def to_wire(self) -> dict[str, Any]:
-        """``{"image": ...}`` plus ``"frame"`` when given."""
-        return self.model_dump(exclude_none=True)
-
 
 def frame_positions(items: Sequence[FrameImage]) -> tuple[ResolvedPosition, ...]:
     """Explicit frames keep their position; the others take the free ones (1 image: first; 2: first, last)."""

@@ -58,11 +58,8 @@ def task_uuid_for(
     generation: int = 0,
     idempotency_key: str | None = None,
 ) -> str:
-    """The task UUID of one generation attempt.
-
-    With ``idempotency_key`` the user's key replaces the Airflow identity (e.g. to share one generation
-    between DAG runs, or to force a new one by changing the key); the request fingerprint still applies.
-    """
+    """The task UUID of one generation attempt; a user's ``idempotency_key`` replaces the Airflow identity
+    (to share a generation between runs, or force a new one), the request fingerprint still applies."""
     identity: list[object] = (
         ["key", idempotency_key]
         if idempotency_key is not None
@@ -72,20 +69,14 @@ def task_uuid_for(
 
 
 def delivery_token(*, dag_id: str, task_id: str, run_id: str, map_index: int, fingerprint: str) -> str:
-    """Name of the uploadEndpoint staging object: the task instance's identity plus the request.
-
-    Never the try number, so a retry finds the file an earlier try had delivered; never the request
-    alone, or two runs with the same request would verify, move or delete each other's file.
-    """
+    """Name of the uploadEndpoint staging object: a retry finds the file an earlier try delivered, and two
+    runs with the same request never touch each other's file."""
     return _derive("uploadEndpoint", dag_id, task_id, run_id, map_index, fingerprint)
 
 
 def media_task_uuid(content_sha256: str, scope: str, attempt: int = 0) -> str:
-    """Task UUID of a ``mediaStorage`` upload, so a retried upload of the same bytes is not repeated.
-
-    Later attempts exist only for the rare case where an earlier upload under that UUID failed and the
-    UUID is burnt (attempt 0 keeps its historical derivation, without the attempt number).
-    """
+    """Task UUID of a ``mediaStorage`` upload, so a retried upload of the same bytes is not repeated; a
+    later ``attempt`` replaces a UUID burnt by a failed upload (attempt 0 keeps the historical form)."""
     if attempt == 0:
         return _derive("mediaStorage", content_sha256, scope)
     return _derive("mediaStorage", content_sha256, scope, attempt)
