@@ -26,9 +26,10 @@ from airflow_provider_wan.media.references import UNSUPPORTED_SCHEME, classify_r
 _LAX_INT_RE: Final = re.compile(r"^[+-]?\d+$")
 _LAX_BOOLS: Final = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
-_OUR_CODES: Final = frozenset(
-    {"invalidParameter", "missingParameter", "incompatibleParameters", "unsupportedDuration"}
-)
+# error type -> Runware code: pydantic's own types, and ours (from rule()) as they are; else invalidParameter
+_CODES: Final = {"missing": "missingParameter", "extra_forbidden": "unknownParameter"} | {
+    code: code for code in ("missingParameter", "incompatibleParameters", "unsupportedDuration")
+}
 
 
 def truncate_for_log(value: str, limit: int = 64) -> str:
@@ -188,20 +189,15 @@ def request_error(exc: ValidationError, model: type[WanModel]) -> InvalidRequest
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
     path = _wire_path(loc, model, translate=kind != "extra_forbidden" or len(loc) > 1)
     parameter, allowed = ctx.pop("parameter", None) or path, ctx.pop("allowed", None)
-    code, message, details = (kind if kind in _OUR_CODES else "invalidParameter"), error["msg"], None
+    code, message, details = _CODES.get(kind, "invalidParameter"), error["msg"], None
     if kind == "extra_forbidden":
         group, wire = parameter.rpartition(".")[0], model.wire_paths()
-        code, message = (
-            "unknownParameter",
-            "unknown parameter" + (model.unknown_key_hint(loc[0]) if not group else ""),
-        )
+        message = "unknown parameter" + (model.unknown_key_hint(loc[0]) if not group else "")
         allowed = (
             sorted(p.split(".")[-1] for p in wire.values() if p.startswith(group + "."))
             if group
             else list(wire)
         )
-    elif kind == "missing":
-        code, message = "missingParameter", "is required"
     elif kind in ("greater_than_equal", "less_than_equal"):
         low, high = model.bounds(str(loc[0]))
         details = {"min": low, "max": high}

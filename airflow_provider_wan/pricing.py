@@ -8,7 +8,7 @@ rounded half-up to 4 decimals (as Runware reports costs), so 720p x 2 s is ``0.2
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
@@ -41,10 +41,6 @@ class CostEstimate:
         if self.input_seconds:
             text += f" + {self.input_seconds:g} s input video ({_usd(self.input_usd)})"
         return text
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form, e.g. for XCom."""
-        return asdict(self)
 
 
 def estimate(request: WanVideoRequest, input_video_seconds: float = 0.0) -> CostEstimate:
