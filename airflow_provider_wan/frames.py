@@ -16,11 +16,8 @@ FrameField = Annotated[FramePosition, BeforeValidator(choice(FRAME_VALUES))]
 
 
 class FrameImage(WanModel):
-    """A key frame: ``image`` (UUID, URL, data URI, base64, path or ``s3://``) and optional ``frame``.
-
-    ``frame`` is ``"first"``/``0`` or ``"last"``/``-1``; when omitted the position follows the model
-    page's automatic rule (see :attr:`WanVideoRequest.frame_positions`).
-    """
+    """A key frame: ``image`` (any media reference) and ``frame`` (``"first"``/``0``, ``"last"``/``-1``, or
+    omitted for the model page's automatic rule, see :func:`frame_positions`)."""
 
     wire_prefix: ClassVar[str] = "inputs.frameImages."
 

@@ -107,8 +107,6 @@ class WanVideoRequest(WanModel):
     check_content: StrictBool | None = Field(None, alias="safety.checkContent")
     safety_mode: SafetyModeField | None = Field(None, alias="safety.mode")
 
-    # -- wire form -----------------------------------------------------------------------------------
-
     @model_validator(mode="wrap")
     @classmethod
     def _flatten(
@@ -222,10 +220,9 @@ class WanVideoRequest(WanModel):
         canonical = json.dumps(self.to_wire(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    # -- cross-field rules, in model-page order -------------------------------------------------------
-
     @model_validator(mode="after")
     def _rules(self) -> WanVideoRequest:
+        """Cross-field rules, in model-page order."""
         frame_positions(self.frame_images or [])  # two frames at one position: a field error, reported first
         has_frames = self.frame_images is not None
         width, height = self.width, self.height
@@ -280,8 +277,6 @@ class WanVideoRequest(WanModel):
                 "incompatibleParameters",
             )
         return self
-
-    # -- convenience ----------------------------------------------------------------------------------
 
     @property
     def effective_duration(self) -> int:
