@@ -1,18 +1,15 @@
 """One exception hierarchy for everything Runware (and our own pre-flight checks) can say no to.
 
-Runware reports errors as ``{code, message, parameter, taskUUID, documentation, ...}`` with an HTTP status
-that carries the category. Codes are many and grow over time, so they are bucketed into a small, stable
-taxonomy (:data:`Category`) while the raw ``code`` stays visible to users.
-
-``conflict*`` codes (and HTTP 409) are ``validation``, as Runware documents them. They still get their own
-class, :class:`RunwareConflictError`, because a reused taskUUID is how idempotent resubmission is detected:
-callers catch the class (or test ``code``), never a category of its own.
+Runware's many, growing error codes are bucketed into a small, stable taxonomy (:data:`Category`); the raw
+``code`` stays visible. ``conflict*`` codes (and HTTP 409) are ``validation``, as Runware files them, but
+get their own class, :class:`RunwareConflictError`: a reused taskUUID is how idempotent resubmission is
+detected.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 Category = Literal[
     "auth",
@@ -38,41 +35,28 @@ _HTTP_CATEGORY: dict[int, Category] = {
     422: "validation",
     429: "rate_limit",
 }
-
-_EXACT_CODES: dict[str, Category] = {
-    "invalidApiKey": "auth",
-    "missingApiKey": "auth",
-    "unauthorized": "auth",
-    "forbidden": "auth",
-    "accountSuspended": "auth",
-    "insufficientCredits": "quota",
-    "quotaExceeded": "quota",
-    "paymentRequired": "quota",
-    "rateLimitExceeded": "rate_limit",
-    "inferenceRateLimitExceeded": "rate_limit",
-    "providerRateLimitExceeded": "rate_limit",
-    "contentPolicyViolation": "safety",
-    "sensitiveContentDetected": "safety",
-    "nsfwContentDetected": "safety",
-    "promptBlocked": "safety",
-    "inferenceError": "provider",
-    "processingFailed": "provider",
-    "taskFailed": "provider",
-    "noAvailableServer": "provider",
-    "modelUnavailable": "provider",
-    "timeoutProvider": "timeout",
-    "taskNotFound": "not_found",
-    "taskExpired": "not_found",
-    "mediaNotFound": "not_found",
-    "mediaExpired": "not_found",
-    "conflictTaskUUID": "validation",
-    "unknownParameter": "validation",
-    "incompatibleParameters": "validation",
+# Codes the naming rules in classify() would file elsewhere (or only by HTTP status).
+_CODE_GROUPS: dict[Category, str] = {
+    "auth": "invalidApiKey missingApiKey unauthorized forbidden accountSuspended",
+    "safety": "contentPolicyViolation sensitiveContentDetected nsfwContentDetected promptBlocked",
+    "provider": "inferenceError processingFailed taskFailed noAvailableServer modelUnavailable",
 }
+_EXACT_CODES = {code: category for category, codes in _CODE_GROUPS.items() for code in codes.split()}
+_NAMING_RULES: tuple[tuple[Category, tuple[str, ...], tuple[str, ...]], ...] = (
+    # (category, substrings, prefixes) of a lower-cased code, first match wins
+    ("timeout", ("timeout",), ()),
+    ("rate_limit", ("ratelimit",), ()),
+    ("quota", ("credit", "quota", "balance", "payment"), ()),
+    ("provider", (), ("provider",)),
+    ("validation", (), ("invalid", "missing", "unsupported", "unknown", "incompatible", "conflict")),
+    ("not_found", ("notfound", "expired"), ()),
+)
 
 # Categories worth another attempt with the same request. A provider timeout is transient by nature
 # (the official SDK wrongly treats it as fatal); a retry of a *generation* still needs a new taskUUID.
 _RETRYABLE: frozenset[Category] = frozenset({"rate_limit", "server", "transport", "timeout", "provider"})
+# The fields of to_dict(): the one plain-JSON round trip (trigger events, XCom, pickle).
+_FIELDS = ("code", "category", "parameter", "task_uuid", "documentation", "http_status", "allowed_values")
 
 
 def classify(code: str | None, http_status: int | None = None) -> Category:
@@ -81,18 +65,9 @@ def classify(code: str | None, http_status: int | None = None) -> Category:
         if code in _EXACT_CODES:
             return _EXACT_CODES[code]
         lowered = code.lower()
-        if "timeout" in lowered:
-            return "timeout"
-        if "ratelimit" in lowered:
-            return "rate_limit"
-        if any(word in lowered for word in ("credit", "quota", "balance", "payment")):
-            return "quota"
-        if lowered.startswith("provider"):
-            return "provider"
-        if lowered.startswith(("invalid", "missing", "unsupported", "unknown", "incompatible", "conflict")):
-            return "validation"
-        if "notfound" in lowered or "expired" in lowered:
-            return "not_found"
+        for category, words, prefixes in _NAMING_RULES:
+            if any(word in lowered for word in words) or lowered.startswith(prefixes):
+                return category
     if http_status is not None:
         if http_status in _HTTP_CATEGORY:
             return _HTTP_CATEGORY[http_status]
@@ -104,12 +79,18 @@ def classify(code: str | None, http_status: int | None = None) -> Category:
 class RunwareError(Exception):
     """An error reported by Runware, by the transport, or by our own validation before any request.
 
-    ``str(error)`` is one readable line for an Airflow task log: category, raw code, message and the
-    parameter and task UUID when known. It never contains the API key: messages come from the server or
-    from this package, and the key is never part of either.
+    ``str(error)`` is one readable line for an Airflow task log. It never contains the API key: messages
+    come from the server or from this package, and the key is never part of either.
     """
 
-    default_category: Category = "server"
+    default_category: ClassVar[Category] = "server"
+    _by_category: ClassVar[dict[str, type[RunwareError]]] = {}
+
+    def __init_subclass__(cls, category: Category | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if category is not None:  # one class per category: the one from_wire/from_dict pick
+            cls.default_category = category
+            RunwareError._by_category[category] = cls
 
     def __init__(
         self,
@@ -140,21 +121,15 @@ class RunwareError(Exception):
         self.details: dict[str, Any] = dict(details or {})
 
     def __str__(self) -> str:
-        head = f"Runware {self.category} error"
-        if self.code:
-            head += f" [{self.code}]"
-        parts = [f"{head}: {self.message}"]
-        if self.parameter:
-            parts.append(f"parameter={self.parameter}")
-        if self.allowed_values:
-            parts.append(f"allowed={self.allowed_values}")
-        if self.task_uuid:
-            parts.append(f"taskUUID={self.task_uuid}")
-        if self.http_status:
-            parts.append(f"http={self.http_status}")
-        if self.documentation:
-            parts.append(f"docs={self.documentation}")
-        return " | ".join(parts)
+        head = f"Runware {self.category} error" + (f" [{self.code}]" if self.code else "")
+        pairs = (
+            ("parameter", self.parameter),
+            ("allowed", self.allowed_values),
+            ("taskUUID", self.task_uuid),
+            ("http", self.http_status),
+            ("docs", self.documentation),
+        )
+        return " | ".join([f"{head}: {self.message}", *(f"{k}={v}" for k, v in pairs if v)])
 
     def __repr__(self) -> str:
         return (
@@ -163,40 +138,26 @@ class RunwareError(Exception):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only constructor: teach pickle (used by Airflow's process boundaries) to rebuild it.
-        return (_rebuild, (type(self), self.message, self.to_dict()))
+        # Keyword-only constructor: teach pickle (Airflow's process boundaries) to rebuild it, class kept.
+        return (_restore, (type(self), self.to_dict()))
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form, e.g. for a trigger event or XCom."""
         return {
             "message": self.message,
-            "code": self.code,
-            "category": self.category,
-            "parameter": self.parameter,
-            "task_uuid": self.task_uuid,
-            "documentation": self.documentation,
-            "http_status": self.http_status,
-            "allowed_values": self.allowed_values,
+            **{k: getattr(self, k) for k in _FIELDS},
             "retryable": self.retryable,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunwareError:
-        """Inverse of :meth:`to_dict`: picks the subclass from the category."""
-        category = _known_category(data.get("category"))
-        code = data.get("code")
-        klass = error_class(category, code if isinstance(code, str) else None, data.get("http_status"))
-        return klass(
-            str(data.get("message") or "unknown error"),
-            code=code,
-            category=category,
-            parameter=data.get("parameter"),
-            task_uuid=data.get("task_uuid"),
-            documentation=data.get("documentation"),
-            http_status=data.get("http_status"),
-            allowed_values=data.get("allowed_values"),
-            retryable=data.get("retryable"),
-        )
+        """Inverse of :meth:`to_dict`: picks the subclass from the category (``"conflict"`` of older
+        releases reads as ``validation``)."""
+        category = "validation" if data.get("category") == "conflict" else data.get("category")
+        category = category if category in get_args(Category) else None
+        code = data.get("code") if isinstance(data.get("code"), str) else None
+        klass = _error_class(category, code, data.get("http_status"))
+        return _restore(klass, {**data, "category": category})
 
     @classmethod
     def from_wire(
@@ -207,9 +168,8 @@ class RunwareError(Exception):
         source: Mapping[str, Any] = nested if isinstance(nested, Mapping) else item
         code = source.get("code") if isinstance(source.get("code"), str) else None
         category = classify(code, http_status)
-        klass = error_class(category, code, http_status)
         allowed = source.get("allowedValues")
-        return klass(
+        return _error_class(category, code, http_status)(
             str(source.get("message") or code or "unknown error"),
             code=code,
             category=category,
@@ -222,109 +182,63 @@ class RunwareError(Exception):
         )
 
 
-def _rebuild(klass: type[RunwareError], message: str, data: dict[str, Any]) -> RunwareError:
-    return klass(
-        message,
-        code=data.get("code"),
-        category=_known_category(data.get("category")),
-        parameter=data.get("parameter"),
-        task_uuid=data.get("task_uuid"),
-        documentation=data.get("documentation"),
-        http_status=data.get("http_status"),
-        allowed_values=data.get("allowed_values"),
-        retryable=data.get("retryable"),
-    )
+def _restore(klass: type[RunwareError], data: Mapping[str, Any]) -> RunwareError:
+    fields = {k: data.get(k) for k in _FIELDS}
+    return klass(str(data.get("message") or "unknown error"), retryable=data.get("retryable"), **fields)
 
 
-def _known_category(value: Any) -> Category | None:
-    """A category read back from JSON or a pickle; ``"conflict"`` from older releases is ``validation``."""
-    if value == "conflict":
-        return "validation"
-    return value if isinstance(value, str) and value in _CATEGORY_CLASS else None  # type: ignore[return-value]
-
-
-def is_conflict(code: str | None, http_status: int | None = None) -> bool:
-    """A reused taskUUID (``conflict*`` code, or a bare HTTP 409): the earlier task exists."""
-    if code:
-        return code.lower().startswith("conflict")
-    return http_status == 409
-
-
-def error_class(
-    category: str | None, code: str | None = None, http_status: int | None = None
-) -> type[RunwareError]:
-    """The exception class for an error: per category, plus :class:`RunwareConflictError` for conflicts."""
-    if is_conflict(code, http_status):
+def _error_class(category: str | None, code: str | None, http_status: int | None) -> type[RunwareError]:
+    """Per category, plus :class:`RunwareConflictError` for a reused taskUUID (``conflict*`` or bare 409)."""
+    if code.lower().startswith("conflict") if code else http_status == 409:
         return RunwareConflictError
-    return _CATEGORY_CLASS.get(category or "", RunwareError)
+    return RunwareError._by_category.get(category or "", RunwareError)
 
 
 def _str_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-class RunwareAuthError(RunwareError):
+class RunwareAuthError(RunwareError, category="auth"):
     """Bad, missing or under-privileged API key (401/403)."""
 
-    default_category: Category = "auth"
 
-
-class RunwareQuotaError(RunwareError):
+class RunwareQuotaError(RunwareError, category="quota"):
     """Insufficient credits or quota (402)."""
 
-    default_category: Category = "quota"
 
-
-class RunwareRateLimitError(RunwareError):
+class RunwareRateLimitError(RunwareError, category="rate_limit"):
     """Queue capacity exceeded (429); retried with backoff."""
 
-    default_category: Category = "rate_limit"
 
-
-class RunwareSafetyError(RunwareError):
+class RunwareSafetyError(RunwareError, category="safety"):
     """The prompt or the output was blocked by content policy."""
 
-    default_category: Category = "safety"
 
-
-class RunwareProviderError(RunwareError):
+class RunwareProviderError(RunwareError, category="provider"):
     """The upstream model provider failed the generation."""
 
-    default_category: Category = "provider"
 
-
-class RunwareTimeoutError(RunwareError):
+class RunwareTimeoutError(RunwareError, category="timeout"):
     """The generation (``timeoutProvider``) or our own wait timed out."""
 
-    default_category: Category = "timeout"
 
-
-class RunwareNotFoundError(RunwareError):
+class RunwareNotFoundError(RunwareError, category="not_found"):
     """Unknown or expired task or media."""
 
-    default_category: Category = "not_found"
 
-
-class RunwareServerError(RunwareError):
+class RunwareServerError(RunwareError, category="server"):
     """Runware answered 5xx."""
 
-    default_category: Category = "server"
 
-
-class RunwareTransportError(RunwareError):
+class RunwareTransportError(RunwareError, category="transport"):
     """No usable answer: connection refused, dropped, timed out, or not JSON."""
-
-    default_category: Category = "transport"
 
 
 class RunwareConflictError(RunwareError):
-    """The taskUUID was used already (``conflictTaskUUID``); category ``validation``, as Runware files it.
+    """The taskUUID was used already (``conflictTaskUUID``): idempotent uploads catch it to recover the
+    earlier answer (a submit reports "already submitted" instead)."""
 
-    A submit never raises it (the hook reports "already submitted"); idempotent uploads catch it to
-    recover the earlier answer with ``getTaskDetails``.
-    """
-
-    default_category: Category = "validation"
+    default_category: ClassVar[Category] = "validation"
 
 
 class InvalidRequestError(RunwareError, ValueError):
@@ -348,17 +262,3 @@ class InvalidRequestError(RunwareError, ValueError):
         if self.allowed_values:
             text += f" (allowed: {', '.join(str(v) for v in self.allowed_values)})"
         return text
-
-
-_CATEGORY_CLASS: dict[str, type[RunwareError]] = {
-    "auth": RunwareAuthError,
-    "quota": RunwareQuotaError,
-    "validation": RunwareError,
-    "rate_limit": RunwareRateLimitError,
-    "safety": RunwareSafetyError,
-    "provider": RunwareProviderError,
-    "timeout": RunwareTimeoutError,
-    "not_found": RunwareNotFoundError,
-    "server": RunwareServerError,
-    "transport": RunwareTransportError,
-}

@@ -1,9 +1,6 @@
-"""Field types and error conversion of the request model: the lax/strict typing policy, media reference
-and URL fields, and the one place where pydantic's errors become an ``InvalidRequestError``.
-
-Strict() keeps pydantic from coercing; the before-validators do the lax conversions of templated Python
-input (``"5"`` -> 5, ``"true"`` -> True, ``"mp4"`` -> ``"MP4"``), and nothing in wire mode, which
-``from_wire`` selects with the validation context ``{"wire": True, "strict": True}``.
+"""Field types of the request model (lax for templated Python input, strict on the wire: ``from_wire``
+passes the context ``{"wire": True, "strict": True}``) and the one place where pydantic's errors become
+an ``InvalidRequestError``.
 """
 
 from __future__ import annotations
@@ -12,6 +9,7 @@ import ast
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Annotated, Any, ClassVar, Final, cast
 from urllib.parse import urlsplit
 
@@ -28,9 +26,10 @@ from airflow_provider_wan.media.references import UNSUPPORTED_SCHEME, classify_r
 _LAX_INT_RE: Final = re.compile(r"^[+-]?\d+$")
 _LAX_BOOLS: Final = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
 
-_OUR_CODES: Final = frozenset(
-    {"invalidParameter", "missingParameter", "incompatibleParameters", "unsupportedDuration"}
-)
+# error type -> Runware code: pydantic's own types, and ours (from rule()) as they are; else invalidParameter
+_CODES: Final = {"missing": "missingParameter", "extra_forbidden": "unknownParameter"} | {
+    code: code for code in ("missingParameter", "incompatibleParameters", "unsupportedDuration")
+}
 
 
 def truncate_for_log(value: str, limit: int = 64) -> str:
@@ -61,12 +60,8 @@ def rule(
 
 
 def parse_request_text(text: str) -> Any:
-    """The value a string ``request`` holds: JSON, else a Python literal (the caller checks it is a dict).
-
-    A templated ``request="{{ ti.xcom_pull('prep') }}"`` renders a dict as its Python repr unless the DAG
-    sets ``render_template_as_native_obj=True``. :func:`ast.literal_eval` reads literals only, never
-    names, calls or attributes, so a string cannot run code.
-    """
+    """JSON, else a Python literal: Jinja renders an XCom dict as its repr (without native rendering).
+    :func:`ast.literal_eval` reads literals only, so a string cannot run code."""
     try:
         return json.loads(text)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the decoder goes
@@ -77,12 +72,6 @@ def parse_request_text(text: str) -> Any:
         raise InvalidRequestError(
             "a string request must be a JSON object or a Python dict literal", parameter="request"
         ) from None
-
-
-# ----------------------------------------------------------------------------------------------------
-# Field types. Strict() keeps pydantic from coercing; the before-validators do the lax conversions of
-# templated Python input, and nothing in wire mode (from_wire passes context {"strict": True}).
-# ----------------------------------------------------------------------------------------------------
 
 
 def is_strict(info: ValidationInfo) -> bool:
@@ -161,10 +150,7 @@ ImageRef = Annotated[str, BeforeValidator(_media("image"))]
 VideoRef = Annotated[str, BeforeValidator(_media("video"))]
 AudioRef = Annotated[str, BeforeValidator(_media("audio"))]
 
-# ----------------------------------------------------------------------------------------------------
-# Errors: pydantic's ValidationError -> InvalidRequestError naming the wire parameter, in one place.
-# ----------------------------------------------------------------------------------------------------
-
+# pydantic error type -> our message (formatted with the error's ctx, the input's JSON type and length)
 _MESSAGES: Final[Mapping[str, str]] = {
     "missing": "is required",
     "string_type": "must be a string, got {type}",
@@ -179,15 +165,19 @@ _MESSAGES: Final[Mapping[str, str]] = {
 }
 
 
-class _Meta(ModelMetaclass):
-    """Converts errors of ``Model(...)`` calls (a metaclass, not a custom ``__init__``: pydantic routes
-    ``model_validate`` through a custom ``__init__``, which would drop the wire mode's context)."""
+@contextmanager
+def _converted(model: type[WanModel]) -> Iterator[None]:
+    try:
+        yield
+    except ValidationError as exc:
+        raise request_error(exc, model) from None
 
+
+class _Meta(ModelMetaclass):
+    # Private base: no public hook converts Model(...) errors; a custom __init__ loses validate's context.
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _converted(cast("type[WanModel]", cls)):
             return super().__call__(*args, **kwargs)
-        except ValidationError as exc:
-            raise request_error(exc, cast("type[WanModel]", cls)) from None
 
 
 def request_error(exc: ValidationError, model: type[WanModel]) -> InvalidRequestError:
@@ -199,20 +189,15 @@ def request_error(exc: ValidationError, model: type[WanModel]) -> InvalidRequest
     ctx: dict[str, Any] = dict(error.get("ctx") or {})
     path = _wire_path(loc, model, translate=kind != "extra_forbidden" or len(loc) > 1)
     parameter, allowed = ctx.pop("parameter", None) or path, ctx.pop("allowed", None)
-    code, message, details = (kind if kind in _OUR_CODES else "invalidParameter"), error["msg"], None
+    code, message, details = _CODES.get(kind, "invalidParameter"), error["msg"], None
     if kind == "extra_forbidden":
         group, wire = parameter.rpartition(".")[0], model.wire_paths()
-        code, message = (
-            "unknownParameter",
-            "unknown parameter" + (model.unknown_key_hint(loc[0]) if not group else ""),
-        )
+        message = "unknown parameter" + (model.unknown_key_hint(loc[0]) if not group else "")
         allowed = (
             sorted(p.split(".")[-1] for p in wire.values() if p.startswith(group + "."))
             if group
             else list(wire)
         )
-    elif kind == "missing":
-        code, message = "missingParameter", "is required"
     elif kind in ("greater_than_equal", "less_than_equal"):
         low, high = model.bounds(str(loc[0]))
         details = {"min": low, "max": high}
@@ -271,17 +256,13 @@ class WanModel(BaseModel, metaclass=_Meta):
 
     @classmethod
     def model_validate(cls, obj: Any, *args: Any, **kwargs: Any) -> Self:
-        try:
+        with _converted(cls):
             return super().model_validate(obj, *args, **kwargs)
-        except ValidationError as exc:
-            raise request_error(exc, cls) from None
 
     @classmethod
     def model_validate_json(cls, json_data: Any, *args: Any, **kwargs: Any) -> Self:
-        try:
+        with _converted(cls):
             return super().model_validate_json(json_data, *args, **kwargs)
-        except ValidationError as exc:
-            raise request_error(exc, cls) from None
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # Unset fields are noise and long strings (base64 images) must never reach a task log in full.

@@ -16,11 +16,8 @@ FrameField = Annotated[FramePosition, BeforeValidator(choice(FRAME_VALUES))]
 
 
 class FrameImage(WanModel):
-    """A key frame: ``image`` (UUID, URL, data URI, base64, path or ``s3://``) and optional ``frame``.
-
-    ``frame`` is ``"first"``/``0`` or ``"last"``/``-1``; when omitted the position follows the model
-    page's automatic rule (see :attr:`WanVideoRequest.frame_positions`).
-    """
+    """A key frame: ``image`` (any media reference) and ``frame`` (``"first"``/``0``, ``"last"``/``-1``, or
+    omitted for the model page's automatic rule, see :func:`frame_positions`)."""
 
     wire_prefix: ClassVar[str] = "inputs.frameImages."
 
@@ -41,10 +38,6 @@ class FrameImage(WanModel):
     def position(self) -> ResolvedPosition | None:
         """``"first"``/``"last"`` for an explicit ``frame``, ``None`` when automatic."""
         return None if self.frame is None else ("first" if self.frame in ("first", 0) else "last")
-
-    def to_wire(self) -> dict[str, Any]:
-        """``{"image": ...}`` plus ``"frame"`` when given."""
-        return self.model_dump(exclude_none=True)
 
 
 def frame_positions(items: Sequence[FrameImage]) -> tuple[ResolvedPosition, ...]:

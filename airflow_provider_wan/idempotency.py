@@ -1,19 +1,10 @@
 """Every derived UUID, and what a UUID Runware accepts is: the one place that decides "the same work".
 
-Runware's only idempotency mechanism is the client-chosen ``taskUUID``: a resend of an accepted UUID is
-answered ``conflictTaskUUID`` and nothing is charged again. So every UUID the provider sends is a pure
-function of what makes the work "the same":
-
-- a generation (:func:`task_uuid_for`): the Airflow identity of the task instance — ``dag_id, task_id,
-  run_id, map_index``, never the try number — plus a fingerprint of the request. A retry, a worker crash
-  after submit or a cleared task re-attach to the generation already paid for; a changed prompt is new.
-  A failed generation must not be cached forever: ``generation`` counts failed attempts, and the operator
-  probes 0, 1, 2, ... up to :data:`MAX_GENERATIONS`, stopping at the first UUID that is new or usable;
-- the uploadEndpoint staging object (:func:`delivery_token`): the same identity and fingerprint;
-- a ``mediaStorage`` upload (:func:`media_task_uuid`): the content's SHA-256 and a caller scope.
-
-Runware requires UUID **version 4** format, so the uuid5-style SHA-1 digest is stamped with the version-4
-and RFC 4122 variant bits (122 bits of the digest are kept: collisions stay out of reach).
+Runware's only idempotency is the client-chosen ``taskUUID`` (a resend is answered ``conflictTaskUUID``
+and not charged again), so every UUID we send is a pure function of what makes the work the same: the
+task instance's identity (never the try number) plus the request fingerprint for a generation and its
+staging object, the content's SHA-256 for a media upload (docs/operators.md, docs/media.md). Runware
+requires version-4 format, so the uuid5-style digest is stamped with the v4 and RFC 4122 variant bits.
 """
 
 from __future__ import annotations
@@ -67,11 +58,8 @@ def task_uuid_for(
     generation: int = 0,
     idempotency_key: str | None = None,
 ) -> str:
-    """The task UUID of one generation attempt.
-
-    With ``idempotency_key`` the user's key replaces the Airflow identity (e.g. to share one generation
-    between DAG runs, or to force a new one by changing the key); the request fingerprint still applies.
-    """
+    """The task UUID of one generation attempt; a user's ``idempotency_key`` replaces the Airflow identity
+    (to share a generation between runs, or force a new one), the request fingerprint still applies."""
     identity: list[object] = (
         ["key", idempotency_key]
         if idempotency_key is not None
@@ -81,20 +69,14 @@ def task_uuid_for(
 
 
 def delivery_token(*, dag_id: str, task_id: str, run_id: str, map_index: int, fingerprint: str) -> str:
-    """Name of the uploadEndpoint staging object: the task instance's identity plus the request.
-
-    Never the try number, so a retry finds the file an earlier try had delivered; never the request
-    alone, or two runs with the same request would verify, move or delete each other's file.
-    """
+    """Name of the uploadEndpoint staging object: a retry finds the file an earlier try delivered, and two
+    runs with the same request never touch each other's file."""
     return _derive("uploadEndpoint", dag_id, task_id, run_id, map_index, fingerprint)
 
 
 def media_task_uuid(content_sha256: str, scope: str, attempt: int = 0) -> str:
-    """Task UUID of a ``mediaStorage`` upload, so a retried upload of the same bytes is not repeated.
-
-    Later attempts exist only for the rare case where an earlier upload under that UUID failed and the
-    UUID is burnt (attempt 0 keeps its historical derivation, without the attempt number).
-    """
+    """Task UUID of a ``mediaStorage`` upload, so a retried upload of the same bytes is not repeated; a
+    later ``attempt`` replaces a UUID burnt by a failed upload (attempt 0 keeps the historical form)."""
     if attempt == 0:
         return _derive("mediaStorage", content_sha256, scope)
     return _derive("mediaStorage", content_sha256, scope, attempt)

@@ -1,25 +1,9 @@
 """The validated Wan2.7 ``videoInference`` request: snake_case in Python, camelCase JSON on the wire.
 
-:class:`WanVideoRequest` enforces every rule of the Wan2.7 model page *before* any HTTP request, so a bad
-request fails in milliseconds with an :class:`~airflow_provider_wan.errors.InvalidRequestError` naming the
-offending **wire** parameter (``positivePrompt``, ``inputs.frameImages[1].frame`` ...).
-
-* Field rules are pydantic constraints; each field's alias is its wire path (``inputs.referenceImages``).
-  The wire form is ``model_dump(by_alias=True, exclude_none=True)`` with the groups nested, plus the
-  task envelope (:meth:`WanVideoRequest.to_wire`); :meth:`WanVideoRequest.from_wire` is
-  ``model_validate`` by alias.
-* Cross-field rules run after the fields, in model-page order: prompt required without frame images,
-  frameImages xor width/height, size preset, resolution tier, duration with references, frameImages vs
-  references, shotType needs references. Unknown keys are reported before anything else.
-* Resolution vs width/height: without ``frame_images``, ``width``/``height`` are required and must be one
-  of the ten presets (:data:`SIZE_PRESETS`), which fix the tier; ``resolution`` may only repeat it. With
-  ``frame_images`` the aspect ratio follows the image and ``resolution`` picks the tier (default 1080p).
-  :attr:`WanVideoRequest.tier` applies this policy; pricing relies on it.
-* Typing: Python construction (``WanVideoRequest(...)``, ``model_validate``, :meth:`~WanVideoRequest.
-  from_any`) is lax because Airflow templates render strings (``"5"`` -> 5, ``"true"`` -> True, ``"mp4"``
-  -> ``"MP4"``); :meth:`~WanVideoRequest.from_wire` is strict JSON typing, like the API.
-* Media references (paths, ``s3://``, data URIs...) are accepted unresolved from Python; the wire accepts
-  only what Runware takes. :attr:`~WanVideoRequest.unresolved_media` lists what must be resolved first.
+Every rule of the model page is checked before any HTTP request; a violation is an
+:class:`~airflow_provider_wan.errors.InvalidRequestError` naming the **wire** parameter. Each field's alias
+is its wire path; Python construction is lax (templates render strings), :meth:`WanVideoRequest.from_wire`
+is strict JSON typing. Rules, tiers and typing are explained in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -28,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Annotated, Any, Final, Literal, cast
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BeforeValidator,
@@ -53,17 +37,14 @@ from airflow_provider_wan.fields import (
     VideoRef,
     WanModel,
     choice,
+    parse_request_text,
     rule,
     shown,
     type_name,
 )
-from airflow_provider_wan.fields import parse_request_text as parse_request_text
-from airflow_provider_wan.fields import truncate_for_log as truncate_for_log
-from airflow_provider_wan.frames import FRAME_VALUES as FRAME_VALUES
 from airflow_provider_wan.frames import FrameImage as FrameImage
-from airflow_provider_wan.frames import FramePosition as FramePosition
 from airflow_provider_wan.frames import ResolvedPosition, frame_positions
-from airflow_provider_wan.idempotency import is_uuid4 as is_uuid4
+from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.media.formats import MediaKind
 from airflow_provider_wan.media.references import Reference, reference
 from airflow_provider_wan.media.references import is_uuid as is_uuid
@@ -72,7 +53,6 @@ from airflow_provider_wan.presets import SIZE_PRESETS as SIZE_PRESETS
 from airflow_provider_wan.presets import SizePreset as SizePreset
 from airflow_provider_wan.presets import Tier as Tier
 from airflow_provider_wan.presets import preset_for_size as preset_for_size
-from airflow_provider_wan.presets import tier_of_size as tier_of_size
 
 MODEL_ID: Final = "alibaba:wan@2.7"
 TASK_TYPE: Final = "videoInference"
@@ -85,21 +65,6 @@ SafetyMode = Literal["none", "fast", "full"]
 NUMBER_RESULTS_MAX: Final = 20
 DURATION_MAX_WITH_REFERENCES: Final = 10
 DURATION_MIN: Final = 2
-# (min, max) of the ranged parameters, from the model page: the Field constraints and their errors.
-_RANGES: Final[Mapping[str, tuple[int, int | None]]] = {
-    "duration": (DURATION_MIN, 15),
-    "seed": (0, 2_147_483_647),
-    "numberResults": (1, NUMBER_RESULTS_MAX),
-    "outputQuality": (20, 99),
-    "ttl": (60, None),
-}
-
-
-def _range(parameter: str) -> Any:
-    low, high = _RANGES[parameter]
-    return Field(None, alias=parameter, ge=low, le=high)
-
-
 _GROUPS: Final = ("inputs", "settings", "safety")
 _ENVELOPE: Final = {"taskType": TASK_TYPE, "model": MODEL_ID, "deliveryMethod": DELIVERY_METHOD}
 
@@ -112,28 +77,23 @@ SafetyModeField = Annotated[SafetyMode, BeforeValidator(choice(("none", "fast", 
 
 
 class WanVideoRequest(WanModel):
-    """A Wan2.7 ``videoInference`` request (``alibaba:wan@2.7``), validated against the model page.
-
-    All fields are optional snake_case counterparts of wire parameters (their aliases, see
-    :data:`WIRE_PATHS`); ``include_cost`` defaults to ``True`` so that every result reports its cost.
-    Construction raises :class:`~airflow_provider_wan.errors.InvalidRequestError` for any violation.
-    Instances are immutable; :meth:`replace` is a re-validated modified copy.
-    """
+    """A Wan2.7 ``videoInference`` request, immutable; every field optional (aliases: :data:`WIRE_PATHS`),
+    ``include_cost`` on by default so that every result reports its cost."""
 
     positive_prompt: str | None = Field(None, alias="positivePrompt", min_length=1, max_length=5000)
     negative_prompt: str | None = Field(None, alias="negativePrompt", max_length=500)
     width: StrictInt | None = None
     height: StrictInt | None = None
     resolution: TierField | None = None
-    duration: StrictInt | None = _range("duration")
-    seed: StrictInt | None = _range("seed")
-    number_results: StrictInt | None = _range("numberResults")
+    duration: StrictInt | None = Field(None, ge=DURATION_MIN, le=15)
+    seed: StrictInt | None = Field(None, ge=0, le=2_147_483_647)
+    number_results: StrictInt | None = Field(None, alias="numberResults", ge=1, le=NUMBER_RESULTS_MAX)
     output_type: OutputTypeField | None = Field(None, alias="outputType")
     output_format: OutputFormatField | None = Field(None, alias="outputFormat")
-    output_quality: StrictInt | None = _range("outputQuality")
+    output_quality: StrictInt | None = Field(None, alias="outputQuality", ge=20, le=99)
     webhook_url: HttpUrl | None = Field(None, alias="webhookURL")
     upload_endpoint: HttpUrl | None = Field(None, alias="uploadEndpoint")
-    ttl: StrictInt | None = _range("ttl")
+    ttl: StrictInt | None = Field(None, ge=60)
     include_cost: StrictBool = Field(True, alias="includeCost")
     reference_images: list[ImageRef] | None = Field(None, alias="inputs.referenceImages", min_length=1)
     frame_images: list[FrameImage] | None = Field(
@@ -146,8 +106,6 @@ class WanVideoRequest(WanModel):
     shot_type: ShotTypeField | None = Field(None, alias="settings.shotType")
     check_content: StrictBool | None = Field(None, alias="safety.checkContent")
     safety_mode: SafetyModeField | None = Field(None, alias="safety.mode")
-
-    # -- wire form -----------------------------------------------------------------------------------
 
     @model_validator(mode="wrap")
     @classmethod
@@ -225,11 +183,8 @@ class WanVideoRequest(WanModel):
 
     @classmethod
     def from_wire(cls, wire: Mapping[str, Any], *, strict: bool = True) -> WanVideoRequest:
-        """Parse a camelCase task (as :meth:`to_wire` produces): ``model_validate`` by alias.
-
-        Envelope keys are optional and checked when present (``taskUUID`` must be a UUID v4; it is not
-        stored). JSON ``null`` means absent. ``strict=False`` is lax typing, for templated user input.
-        """
+        """Parse a camelCase task (as :meth:`to_wire` produces; envelope keys optional but checked, JSON
+        ``null`` is absent). ``strict=False`` is lax typing, for templated user input."""
         if not isinstance(wire, Mapping):
             raise InvalidRequestError(f"must be a JSON object, got {type_name(wire)}", parameter="request")
         context = {"wire": True, "strict": strict}
@@ -237,23 +192,15 @@ class WanVideoRequest(WanModel):
 
     @classmethod
     def from_any(cls, data: WanVideoRequest | Mapping[str, Any] | str) -> WanVideoRequest:
-        """A request from whatever a user put in an operator's templated ``request`` argument.
-
-        An instance (returned as is), a snake_case dict, a wire dict (recognised by any camelCase-only
-        key; lax typing since templates render strings), a JSON string of either, or the Python repr of
-        a dict (what Jinja renders from an XCom dict; see :func:`parse_request_text`).
-        """
+        """A request from an operator's templated ``request``: an instance, a snake_case or (lax) wire
+        dict, or either as JSON or as a Python dict repr (what Jinja renders from an XCom dict)."""
         if isinstance(data, WanVideoRequest):
             return data
         if isinstance(data, str):
             data = parse_request_text(data)
-        if not isinstance(data, Mapping):
-            raise InvalidRequestError(
-                f"must be an object of request parameters, got {type_name(data)}", parameter="request"
-            )
-        if any(not isinstance(key, str) for key in data):
+        if isinstance(data, Mapping) and any(not isinstance(key, str) for key in data):
             raise InvalidRequestError("parameter names must be strings", parameter="request")
-        if any(key in _WIRE_ONLY_KEYS for key in data):
+        if isinstance(data, Mapping) and any(key in _WIRE_ONLY_KEYS for key in data):
             return cls.from_wire(data, strict=False)
         return cls.model_validate(data)
 
@@ -268,18 +215,14 @@ class WanVideoRequest(WanModel):
         return type(self).model_validate({**self.model_dump(), **changes})
 
     def fingerprint(self) -> str:
-        """SHA-256 hex of the canonical wire JSON (sorted keys, compact, no taskUUID).
-
-        Equal requests have equal fingerprints however they were built; the operator computes it once,
-        from the user's request before media resolution (uploads and presigned URLs differ per attempt).
-        """
+        """SHA-256 hex of the canonical wire JSON (no taskUUID): equal requests, equal fingerprints. The
+        operator takes it before media resolution (uploads and presigned URLs differ per attempt)."""
         canonical = json.dumps(self.to_wire(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
-    # -- cross-field rules, in model-page order -------------------------------------------------------
-
     @model_validator(mode="after")
     def _rules(self) -> WanVideoRequest:
+        """Cross-field rules, in model-page order."""
         frame_positions(self.frame_images or [])  # two frames at one position: a field error, reported first
         has_frames = self.frame_images is not None
         width, height = self.width, self.height
@@ -335,8 +278,6 @@ class WanVideoRequest(WanModel):
             )
         return self
 
-    # -- convenience ----------------------------------------------------------------------------------
-
     @property
     def effective_duration(self) -> int:
         """Seconds per output video (server default 5)."""
@@ -381,22 +322,15 @@ class WanVideoRequest(WanModel):
     @property
     def media_references(self) -> tuple[Reference, ...]:
         """Every media reference with its wire path, kind and form, in wire order."""
-        slots = [
-            *(
-                (f"inputs.referenceImages[{i}]", "image", v)
-                for i, v in enumerate(self.reference_images or [])
-            ),
-            *(
-                (f"inputs.frameImages[{i}].image", "image", f.image)
-                for i, f in enumerate(self.frame_images or [])
-            ),
-            *(
-                (f"inputs.referenceVideos[{i}]", "video", v)
-                for i, v in enumerate(self.reference_videos or [])
-            ),
-            *([("inputs.audio", "audio", self.audio)] if self.audio is not None else []),
+        slots: list[tuple[str, MediaKind, list[str]]] = [
+            ("inputs.referenceImages[{}]", "image", self.reference_images or []),
+            ("inputs.frameImages[{}].image", "image", [f.image for f in self.frame_images or []]),
+            ("inputs.referenceVideos[{}]", "video", self.reference_videos or []),
+            ("inputs.audio", "audio", [] if self.audio is None else [self.audio]),
         ]
-        return tuple(reference(path, cast(MediaKind, kind), value) for path, kind, value in slots)
+        return tuple(
+            reference(p.format(i), kind, v) for p, kind, values in slots for i, v in enumerate(values)
+        )
 
     @property
     def unresolved_media(self) -> tuple[Reference, ...]:
@@ -425,9 +359,7 @@ class WanVideoRequest(WanModel):
 
 
 #: Field name -> dotted wire path (``"reference_images"`` -> ``"inputs.referenceImages"``).
-WIRE_PATHS: Final[Mapping[str, str]] = MappingProxyType(
-    {name: f.alias or name for name, f in WanVideoRequest.model_fields.items()}
-)
+WIRE_PATHS: Final[Mapping[str, str]] = MappingProxyType(WanVideoRequest.wire_paths())
 #: The snake_case request parameters, in wire order (the operator's request keyword arguments).
 FIELD_NAMES: Final[tuple[str, ...]] = tuple(WIRE_PATHS)
 # Wire keys that can never be a snake_case field name: their presence marks a dict as wire JSON.

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
-from airflow_provider_wan.errors import InvalidRequestError
-
 Tier = Literal["720p", "1080p"]
 
 
@@ -50,15 +48,3 @@ ALLOWED_SIZES: Final[tuple[str, ...]] = tuple(p.size for p in _PRESETS)
 def preset_for_size(width: int, height: int) -> SizePreset | None:
     """The preset with exactly these dimensions, or ``None``."""
     return _BY_SIZE.get((width, height))
-
-
-def tier_of_size(width: int, height: int) -> Tier:
-    """``"720p"`` or ``"1080p"`` for a preset size; :class:`InvalidRequestError` for any other size."""
-    preset = preset_for_size(width, height)
-    if preset is None:
-        raise InvalidRequestError(
-            f"{width}x{height} is not a supported Wan2.7 size",
-            parameter="width",
-            allowed_values=ALLOWED_SIZES,
-        )
-    return preset.tier

@@ -1,28 +1,18 @@
 """Cost estimate of a Wan2.7 request, before it is submitted.
 
-Model page: "Both input (if any) and output video seconds will be charged at $0.10 per second for 720p
-and $0.15 per second for 1080p". Per docs/architecture.md:
-
-* output: ``duration x numberResults x rate``;
-* input video seconds (``inputs.referenceVideos``): ``input_seconds x rate``, billed once per task;
-* tier: from ``width x height`` (the preset table), else ``resolution`` (default 1080p) — see
-  :attr:`WanVideoRequest.tier <airflow_provider_wan.models.WanVideoRequest.tier>`.
-
-Arithmetic is done in :class:`~decimal.Decimal` so that 720p x 2 s is ``0.2``, not
-``0.20000000000000004``; results are rounded half-up to 4 decimals (Runware reports costs in USD with
-at most 4 decimals).
+Model page: input and output video seconds are charged $0.10/s at 720p and $0.15/s at 1080p; output is
+``duration x numberResults``, input video seconds are billed once per task, and the tier is
+:attr:`WanVideoRequest.tier <airflow_provider_wan.models.WanVideoRequest.tier>`. Decimal arithmetic,
+rounded half-up to 4 decimals (as Runware reports costs), so 720p x 2 s is ``0.2``.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
 from airflow_provider_wan.models import Tier, WanVideoRequest
-
-__all__ = ["PRICE_PER_SECOND", "CostEstimate", "estimate"]
 
 #: USD per billed video second, by output tier.
 PRICE_PER_SECOND: Final[dict[Tier, float]] = {"720p": 0.10, "1080p": 0.15}
@@ -52,10 +42,6 @@ class CostEstimate:
             text += f" + {self.input_seconds:g} s input video ({_usd(self.input_usd)})"
         return text
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain-JSON form, e.g. for XCom."""
-        return asdict(self)
-
 
 def estimate(request: WanVideoRequest, input_video_seconds: float = 0.0) -> CostEstimate:
     """Itemised cost of ``request``; ``input_video_seconds`` is the total length of its input videos."""
@@ -81,11 +67,9 @@ def _input_seconds(value: Any) -> Decimal:
     # bool is an int to Python but never a duration; NaN/inf would poison every sum downstream.
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError(f"input_video_seconds must be a number, got {type(value).__name__}")
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"input_video_seconds must be finite, got {value}")
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError(f"input_video_seconds must be finite, got {value}")
     seconds = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not seconds.is_finite():
+        raise ValueError(f"input_video_seconds must be finite, got {value}")
     if seconds < 0:
         raise ValueError(f"input_video_seconds must be >= 0, got {value}")
     return seconds

@@ -68,8 +68,8 @@ def test_no_frame_positions_without_frames() -> None:
 
 
 def test_frame_image_model() -> None:
-    assert FrameImage(image=UUID_A).to_wire() == {"image": UUID_A}
-    assert FrameImage(image=UUID_A, frame=-1).to_wire() == {"image": UUID_A, "frame": -1}
+    assert FrameImage(image=UUID_A).model_dump(exclude_none=True) == {"image": UUID_A}
+    assert FrameImage(image=UUID_A, frame=-1).model_dump(exclude_none=True) == {"image": UUID_A, "frame": -1}
     assert FrameImage(image=UUID_A, frame=0).position == "first"
     assert FrameImage(image=UUID_A).position is None
     assert FrameImage.model_validate({"image": UUID_A, "frame": "last"}).frame == "last"

@@ -10,7 +10,6 @@ from airflow_provider_wan.models import (
     SIZE_PRESETS,
     WanVideoRequest,
     preset_for_size,
-    tier_of_size,
 )
 from tests.models.support import (
     INCOMPATIBLE,
@@ -35,7 +34,6 @@ def test_every_preset_is_accepted(name: str, width: int, height: int, tier: str,
     request = WanVideoRequest(positive_prompt="x", width=width, height=height)
     assert request.tier == tier
     assert request.size_preset == SIZE_PRESETS[name]
-    assert tier_of_size(width, height) == tier
     assert WanVideoRequest(positive_prompt="x", width=width, height=height, resolution=tier).tier == tier
     other = "1080p" if tier == "720p" else "720p"
     with pytest.raises(InvalidRequestError) as info:
@@ -58,5 +56,3 @@ def test_neighbouring_sizes_are_rejected(width: int, height: int) -> None:
     assert info.value.parameter == "width"
     assert f"{width}x{height}" in info.value.message
     assert preset_for_size(width, height) is None
-    with pytest.raises(InvalidRequestError):
-        tier_of_size(width, height)
