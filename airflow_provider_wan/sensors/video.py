@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue, conf
 
-from airflow_provider_wan.arguments import optional_non_negative
+from airflow_provider_wan.arguments import check_task_uuid, optional_non_negative
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
-from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
 from airflow_provider_wan.poller import DEFAULT_CADENCE, Done, Poll, PollCadence, Wait
 
@@ -125,12 +124,7 @@ class RunwareVideoSensor(BaseSensorOperator):
         return parse_destination(self.s3_destination)
 
     def _check_uuid(self) -> str:
-        value = str(self.task_uuid or "").strip()
-        if not is_uuid4(value):
-            raise InvalidRequestError(
-                f"must be a Runware task UUID (v4), got {value!r}", parameter="task_uuid"
-            )
-        return value
+        return check_task_uuid(str(self.task_uuid or "").strip())
 
     def _check_estimate(self) -> float | None:
         """The rendered ``estimated_cost`` as a number; "" / "None" (nothing pushed) mean unknown."""
