@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_wan.errors import InvalidRequestError
 from airflow_provider_wan.idempotency import is_uuid4
+from airflow_provider_wan.presets import SIZE_PRESETS, SizePreset
 
 if TYPE_CHECKING:
     from airflow.sdk import Asset
@@ -61,6 +62,16 @@ def non_negative(parameter: str, value: object, *, zero_ok: bool = True, unit: s
 def optional_non_negative(parameter: str, value: object, *, unit: str = "seconds") -> float | None:
     """:func:`non_negative`, or None when unset (``None``, or a template that rendered nothing)."""
     return None if is_unset(value) else non_negative(parameter, value, unit=unit)
+
+
+def check_size(value: object) -> SizePreset:
+    """The operator's ``size`` shorthand for ``width``/``height``."""
+    preset = SIZE_PRESETS.get(str(value).strip())
+    if preset is None:
+        raise InvalidRequestError(
+            f"unknown size preset {value!r}", parameter="size", allowed_values=list(SIZE_PRESETS)
+        )
+    return preset
 
 
 def check_flags(**flags: object) -> None:

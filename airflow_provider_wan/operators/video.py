@@ -15,7 +15,7 @@ from airflow_provider_wan import arguments, idempotency
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, task_uuid_for, ti_identity
-from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, SIZE_PRESETS, WanVideoRequest
+from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, WanVideoRequest
 from airflow_provider_wan.poller import Failed, Poll, PollCadence, Step, Wait
 from airflow_provider_wan.pricing import estimate
 from airflow_provider_wan.results import TaskEvent, TaskState, XComValue
@@ -194,11 +194,7 @@ class WanVideoOperator(BaseOperator):
             if value is not None and not (name == "include_cost" and value is True):  # True: the default
                 values[name] = value
         if self.size is not None:
-            preset = SIZE_PRESETS.get(str(self.size).strip())
-            if preset is None:
-                raise InvalidRequestError(
-                    f"unknown size preset {self.size!r}", parameter="size", allowed_values=list(SIZE_PRESETS)
-                )
+            preset = arguments.check_size(self.size)
             values.setdefault("width", preset.width)
             values.setdefault("height", preset.height)
         return values
@@ -244,8 +240,7 @@ class WanVideoOperator(BaseOperator):
 
         budget, input_seconds = self.validate_arguments()
         checked = self.build_request()  # validated once; this one object is carried to the submit
-        # The identity of the generation is the user's request, before inputs are uploaded or URLs
-        # presigned (those differ per attempt and must not change the task UUID).
+        # The user's request, not the resolved one: uploads and presigned URLs differ per attempt.
         fingerprint = checked.fingerprint()
         if self.delivery == "upload_endpoint":
             from airflow_provider_wan.media import delivery
@@ -326,7 +321,7 @@ class WanVideoOperator(BaseOperator):
             from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 
             self.log.info(
-                "Deferring until task %s finishes (deadline in %s).", task_uuid, self.generation_timeout
+                "Deferring until task %s finishes (timeout %s).", task_uuid, self.generation_timeout
             )
             self.defer(
                 trigger=RunwareVideoTrigger.for_wait(wait, runware_conn_id=self.runware_conn_id, echo=echo),
@@ -430,11 +425,9 @@ class WanVideoOperator(BaseOperator):
 
         destination = self.destination
         assert destination is not None  # validate_arguments refused upload_endpoint without it
-        key = delivery.delivery_key(
-            destination, self.delivery_token(fingerprint, context), request.effective_output_format
-        )
-        url = delivery.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
-        return key, url
+        token = self.delivery_token(fingerprint, context)
+        key = delivery.delivery_key(destination, token, request.effective_output_format)
+        return key, delivery.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
 
     def _wait_in_worker(self, wait: Wait, step: Step) -> TaskEvent:
         """Synchronous wait (``deferrable=False``): the trigger's step, with the worker sleeping."""
