@@ -6,20 +6,18 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_wan import idempotency
-from airflow_provider_wan.arguments import check_choice, finite_number, non_negative, optional_non_negative
-from airflow_provider_wan.assets import destination_outlets
+from airflow_provider_wan import arguments, idempotency
 from airflow_provider_wan.compat import AirflowFailException, conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
-from airflow_provider_wan.idempotency import MAX_GENERATIONS, is_uuid4, task_uuid_for, ti_identity
+from airflow_provider_wan.idempotency import MAX_GENERATIONS, task_uuid_for, ti_identity
 from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.links import RunwareVideoLink
-from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, SIZE_PRESETS, WanVideoRequest
+from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, WanVideoRequest
 from airflow_provider_wan.poller import Failed, Poll, PollCadence, Step, Wait
 from airflow_provider_wan.pricing import estimate
 from airflow_provider_wan.results import TaskEvent, TaskState, XComValue
@@ -32,92 +30,34 @@ if TYPE_CHECKING:
     from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.pricing import CostEstimate
 
-# Request fields accepted as operator keyword arguments (snake_case, as in WanVideoRequest).
-REQUEST_FIELDS: tuple[str, ...] = FIELD_NAMES
-LOG_EVERY_SECONDS = 10.0
+Delivery = Literal["stream", "upload_endpoint"]
+S3InputMode = Literal["upload", "presigned_url"]
 # The framework backstop fires this long after the trigger's own deadline, so the trigger's timeout
 # event (with its clear message) normally wins.
 BACKSTOP_SECONDS = 300
-# A generation takes minutes; a longer wait is a typo (and timedelta overflows long before "inf").
-MAX_GENERATION_TIMEOUT = timedelta(days=7)
-DELIVERY_MODES: tuple[str, ...] = ("stream", "upload_endpoint")
-S3_INPUT_MODES: tuple[str, ...] = ("upload", "presigned_url")
-
-
-def _timeout(value: object) -> timedelta:
-    seconds = (
-        value.total_seconds() if isinstance(value, timedelta) else finite_number("generation_timeout", value)
-    )
-    if not 0 < seconds <= MAX_GENERATION_TIMEOUT.total_seconds():
-        raise InvalidRequestError(
-            f"must be > 0 seconds and at most {MAX_GENERATION_TIMEOUT.days} days, got {seconds:g} s",
-            parameter="generation_timeout",
-        )
-    return value if isinstance(value, timedelta) else timedelta(seconds=seconds)
 
 
 class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
     """Submit a Wan2.7 ``videoInference`` task to Runware and wait for the videos.
 
-    Give the request either as keyword arguments (every ``WanVideoRequest`` field, snake_case:
-    ``positive_prompt``, ``width``/``height`` or ``size="720p_16_9"``, ``duration``, ``frame_images``,
-    ``reference_images``, ``reference_videos``, ``audio``, ``generate_audio``, ``shot_type``,
-    ``number_results``, ``seed``, ``output_format``...) or as a whole ``request`` dict (snake_case or
-    Runware's camelCase wire JSON, e.g. pulled from XCom; as a string, JSON or the Python repr that Jinja
-    renders from a dict); keyword arguments override its keys. ``positive_prompt``/``negative_prompt`` may
-    name a ``.txt``/``.j2``/``.md`` template file and ``request`` a ``.json`` one (module ``templates``).
+    Give the request as keyword arguments (every ``WanVideoRequest`` field, snake_case, plus ``size``, a
+    preset such as ``"720p_16_9"`` for ``width``/``height``) or as a whole ``request`` dict (snake_case or
+    Runware's camelCase wire JSON; as a string, JSON or the Python repr Jinja renders from a dict);
+    keyword arguments override its keys.
+    ``positive_prompt``/``negative_prompt`` may name a ``.txt``/``.j2``/``.md`` template file and
+    ``request`` a ``.json`` one (module ``templates``).
 
-    **Never pays twice.** The Runware ``taskUUID`` is derived from ``(dag_id, task_id, run_id,
-    map_index)`` and a fingerprint of the request, never the try number: a retry, a crashed worker or a
-    cleared task re-attaches to the generation already paid for, a changed request is a new generation,
-    and a generation that *failed* is followed by a new one on the next try. ``task_uuid`` (explicit) or
-    ``idempotency_key`` (templated) override the identity.
+    **Never pays twice.** The ``taskUUID`` comes from the task instance (not the try) and the request's
+    fingerprint: a retry, crash or clear re-attaches to the paid generation; a failed generation is followed
+    by a new one. ``task_uuid`` (explicit) or ``idempotency_key`` (templated) override the identity.
 
-    :param runware_conn_id: Airflow connection (type ``runware``).
-    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
-    :param wait_for_completion: False = submit, push ``task_uuid`` and return (pair with the sensor).
-    :param max_cost_usd: refuse, before any request (media uploads included), when the estimate exceeds
-        it; the estimate counts the probed seconds of local/S3 input videos.
-    :param input_video_seconds: seconds of input video billed (probed automatically for files at hand).
-    :param allow_partial_results: with ``number_results > 1``, succeed with the videos that succeeded.
-    :param fail_on_nsfw: fail when Runware flags a video as NSFW (default: warn).
-    :param generation_timeout: how long to wait for the videos (seconds or timedelta, default 30 min,
-        at most 7 days).
-    :param poll_initial_delay: seconds before the first poll (default: derived from ``duration``).
-    :param poll_interval: poll interval around the expected end (default 3 s), growing up to
-        ``poll_max_interval`` once the generation is overdue.
-    :param s3_destination: ``s3://bucket/prefix/``: copy every video there (streamed, checksummed)
-        before the task succeeds.
-    :param delivery: ``"stream"`` (download and upload) or ``"upload_endpoint"`` (Runware PUTs the file
-        to a presigned URL; verified, with the streamed copy as fallback).
-    :param aws_conn_id: AWS connection for S3 inputs and outputs.
-    :param s3_input_mode: ``"upload"`` (S3 inputs go through Runware mediaStorage) or ``"presigned_url"``.
+    Every argument (defaults, limits) is listed in the README's ``WanVideoOperator`` tables; the
+    execution steps are in docs/operators.md.
     """
 
     template_fields: Sequence[str] = (
-        "positive_prompt",
-        "negative_prompt",
-        "width",
-        "height",
+        *(name for name in FIELD_NAMES if name not in ("output_type", "include_cost")),  # a constant, a flag
         "size",
-        "resolution",
-        "duration",
-        "seed",
-        "number_results",
-        "output_format",
-        "output_quality",
-        "ttl",
-        "webhook_url",
-        "upload_endpoint",
-        "reference_images",
-        "frame_images",
-        "reference_videos",
-        "audio",
-        "generate_audio",
-        "prompt_enhancer",
-        "shot_type",
-        "check_content",
-        "safety_mode",
         "request",
         "runware_conn_id",
         "task_uuid",
@@ -180,64 +120,34 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
         poll_interval: float | None = None,
         poll_max_interval: float = 10.0,
         s3_destination: str | None = None,
-        delivery: Literal["stream", "upload_endpoint"] = "stream",
+        delivery: Delivery = "stream",
         aws_conn_id: str | None = "aws_default",
-        s3_input_mode: Literal["upload", "presigned_url"] = "upload",
+        s3_input_mode: S3InputMode = "upload",
         **kwargs: Any,
     ) -> None:
+        # The request keyword arguments, each stored under its own name (templated, read by build_values).
+        request_fields = {name: value for name, value in locals().items() if name in FIELD_NAMES}
         # Arguments that are not templated are final here: check them at parse time, not after a submit.
-        check_choice("delivery", delivery, DELIVERY_MODES)
-        check_choice("s3_input_mode", s3_input_mode, S3_INPUT_MODES)
+        arguments.check_choice("delivery", delivery, get_args(Delivery))
+        arguments.check_choice("s3_input_mode", s3_input_mode, get_args(S3InputMode))
+        arguments.check_flags(
+            deferrable=deferrable,
+            wait_for_completion=wait_for_completion,
+            allow_partial_results=allow_partial_results,
+            fail_on_nsfw=fail_on_nsfw,
+            include_cost=include_cost,
+        )
         if delivery == "upload_endpoint" and not s3_destination:
             raise InvalidRequestError("delivery='upload_endpoint' needs s3_destination", parameter="delivery")
-        for flag, flag_value in (
-            ("deferrable", deferrable),
-            ("wait_for_completion", wait_for_completion),
-            ("allow_partial_results", allow_partial_results),
-            ("fail_on_nsfw", fail_on_nsfw),
-            ("include_cost", include_cost),
-        ):
-            if not isinstance(flag_value, bool):
-                raise InvalidRequestError(
-                    f"must be True or False, got {type(flag_value).__name__}", parameter=flag
-                )
-        timeout = _timeout(generation_timeout)
-        initial_delay = (
-            None if poll_initial_delay is None else non_negative("poll_initial_delay", poll_initial_delay)
-        )
-        interval = (
-            None if poll_interval is None else non_negative("poll_interval", poll_interval, zero_ok=False)
-        )
-        max_interval = non_negative("poll_max_interval", poll_max_interval, zero_ok=False)
-        outlets = destination_outlets(s3_destination, kwargs.pop("outlets", None))
-        if outlets is not None:
-            kwargs["outlets"] = outlets
+        timeout = arguments.check_generation_timeout(generation_timeout)
+        poll = arguments.check_poll(poll_initial_delay, poll_interval, poll_max_interval)
+        asset = arguments.destination_asset(s3_destination)
+        if asset is not None:
+            kwargs["outlets"] = [*(kwargs.pop("outlets", None) or []), asset]
         super().__init__(**kwargs)
-        self.positive_prompt = positive_prompt
-        self.negative_prompt = negative_prompt
-        self.width = width
-        self.height = height
+        for name, value in request_fields.items():
+            setattr(self, name, value)
         self.size = size
-        self.resolution = resolution
-        self.duration = duration
-        self.seed = seed
-        self.number_results = number_results
-        self.output_type = output_type
-        self.output_format = output_format
-        self.output_quality = output_quality
-        self.webhook_url = webhook_url
-        self.upload_endpoint = upload_endpoint
-        self.ttl = ttl
-        self.include_cost = include_cost
-        self.reference_images = reference_images
-        self.frame_images = frame_images
-        self.reference_videos = reference_videos
-        self.audio = audio
-        self.generate_audio = generate_audio
-        self.prompt_enhancer = prompt_enhancer
-        self.shot_type = shot_type
-        self.check_content = check_content
-        self.safety_mode = safety_mode
         self.request = request
         self.runware_conn_id = runware_conn_id
         self.deferrable = deferrable
@@ -249,16 +159,12 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
         self.allow_partial_results = allow_partial_results
         self.fail_on_nsfw = fail_on_nsfw
         self.generation_timeout = timeout
-        self.poll_initial_delay = initial_delay
-        self.poll_interval = interval
-        self.poll_max_interval = max_interval
+        self.poll_initial_delay, self.poll_interval, self.poll_max_interval = poll
         self.s3_destination = s3_destination
         self.delivery = delivery
         self.aws_conn_id = aws_conn_id
         self.s3_input_mode = s3_input_mode
         self._submitted_uuid: str | None = None
-
-    # -- building the request ------------------------------------------------------------------------
 
     @cached_property
     def hook(self) -> RunwareHook:
@@ -272,36 +178,19 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
         if self.request:
             # Media references (paths, s3:// URIs) stay as given: they are resolved after the checks.
             values = WanVideoRequest.from_any(self.request).model_dump(exclude_unset=True)
-        for name in REQUEST_FIELDS:
+        for name in FIELD_NAMES:
             value = getattr(self, name, None)
-            if name == "include_cost":
-                if value is False:
-                    values[name] = False
-                continue
-            if value is not None:
+            if value is not None and not (name == "include_cost" and value is True):  # True: the default
                 values[name] = value
         if self.size is not None:
-            preset = SIZE_PRESETS.get(str(self.size).strip())
-            if preset is None:
-                raise InvalidRequestError(
-                    f"unknown size preset {self.size!r}", parameter="size", allowed_values=list(SIZE_PRESETS)
-                )
+            preset = arguments.check_size(self.size)
             values.setdefault("width", preset.width)
             values.setdefault("height", preset.height)
         return values
 
     def build_request(self) -> WanVideoRequest:
-        """The request validated against every Wan2.7 rule (no I/O), media references unresolved.
-
-        ``execute`` validates it once and carries this one object: it serves the estimate and the
-        fingerprint; the submitted copy has its media resolved (``model_copy``, nothing re-validated).
-        """
+        """The request validated against every Wan2.7 rule (no I/O), media references unresolved."""
         return WanVideoRequest.from_any(self.build_values())
-
-    def _float_param(self, name: str) -> float | None:
-        return optional_non_negative(
-            name, getattr(self, name), unit="USD" if name.endswith("_usd") else "seconds"
-        )
 
     @cached_property
     def destination(self) -> S3Location | None:
@@ -310,33 +199,23 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
 
         return parse_destination(self.s3_destination)
 
-    def validate_arguments(self) -> None:
-        """Check the rendered non-request arguments (no I/O); ``execute`` calls it before any request.
-
-        Templated arguments (``s3_destination``, connection ids, ``task_uuid``, ``max_cost_usd``...) are
-        only known after rendering, so they are checked here rather than in ``__init__``.
-        """
-        if not isinstance(self.runware_conn_id, str) or not self.runware_conn_id.strip():
-            raise InvalidRequestError("must be a non-empty connection id", parameter="runware_conn_id")
-        if self.aws_conn_id is not None and (
-            not isinstance(self.aws_conn_id, str) or not self.aws_conn_id.strip()
-        ):
-            raise InvalidRequestError("must be a connection id or None", parameter="aws_conn_id")
+    def validate_arguments(self) -> tuple[float | None, float | None]:
+        """Check the rendered non-request arguments (before any request); the figures they hold."""
+        arguments.check_conn_id("runware_conn_id", self.runware_conn_id)
+        arguments.check_conn_id("aws_conn_id", self.aws_conn_id, optional=True)
         # "" or "None" (a template rendering nothing) would silently skip landing paid videos.
         if self.destination is None and self.delivery == "upload_endpoint":
             raise InvalidRequestError("delivery='upload_endpoint' needs s3_destination", parameter="delivery")
-        if self.task_uuid not in (None, "") and not (
-            isinstance(self.task_uuid, str) and is_uuid4(self.task_uuid)
-        ):
-            raise InvalidRequestError("must be a lowercase UUID version 4", parameter="task_uuid")
+        if self.task_uuid not in (None, ""):
+            arguments.check_task_uuid(self.task_uuid)
         if self.idempotency_key is not None and not isinstance(self.idempotency_key, (str, int)):
             raise InvalidRequestError(
                 f"must be a string, got {type(self.idempotency_key).__name__}", parameter="idempotency_key"
             )
-        self._float_param("max_cost_usd")
-        self._float_param("input_video_seconds")
-
-    # -- execution ------------------------------------------------------------------------------------
+        return (
+            arguments.optional_non_negative("max_cost_usd", self.max_cost_usd, unit="USD"),
+            arguments.optional_non_negative("input_video_seconds", self.input_video_seconds),
+        )
 
     def execute(self, context: Context) -> Mapping[str, Any] | None:
         try:
@@ -348,17 +227,21 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
     def _execute(self, context: Context) -> Mapping[str, Any] | None:
         from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs
 
-        self.validate_arguments()
+        budget, input_seconds = self.validate_arguments()
         checked = self.build_request()  # validated once; this one object is carried to the submit
-        # The identity of the generation is the user's request, before inputs are uploaded or URLs
-        # presigned (those differ per attempt and must not change the task UUID).
+        # The user's request, not the resolved one: uploads and presigned URLs differ per attempt.
         fingerprint = checked.fingerprint()
         if self.delivery == "upload_endpoint":
-            self._check_upload_endpoint_eligible(checked)
-        input_seconds = self._float_param("input_video_seconds")
-        budget = self._float_param("max_cost_usd")
+            from airflow_provider_wan.media import delivery
+
+            if not delivery.upload_endpoint_eligible(checked):
+                raise InvalidRequestError(
+                    "delivery='upload_endpoint' takes one result per task and no upload_endpoint of your "
+                    "own (Runware has one uploadEndpoint per request); use delivery='stream'",
+                    parameter="delivery",
+                )
         # A lower bound (input videos not yet probed): refuses before even reading the inputs.
-        self._check_budget(estimate(checked, input_seconds or 0.0), budget, final=False)
+        self._check_budget(estimate(checked, input_seconds or 0.0), budget)
 
         media: CheckedInputs | None = None
         if checked.unresolved_media:
@@ -376,8 +259,9 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
                 "pass input_video_seconds to include them."
             )
         cost = estimate(checked, input_seconds or 0.0)
+        self.log.info("%s", cost.describe().capitalize())
         # With the probed input seconds, and still before any Runware request (uploads included).
-        self._check_budget(cost, budget, final=True)
+        self._check_budget(cost, budget)
 
         echo: dict[str, Any] = {
             "estimated_cost": cost.total_usd,
@@ -415,12 +299,9 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
 
         submitted_at = time.time()
         echo["submitted_at"] = submitted_at
+        deadline = submitted_at + self.generation_timeout.total_seconds()
         wait = Wait(
-            task_uuid,
-            request.effective_number_results,
-            submitted_at,
-            submitted_at + self.generation_timeout.total_seconds(),
-            self._cadence(request),
+            task_uuid, request.effective_number_results, submitted_at, deadline, self._cadence(request)
         )
         if state is None:
             state = self.hook.get_responses([task_uuid]).get(task_uuid)
@@ -429,7 +310,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
             from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 
             self.log.info(
-                "Deferring until task %s finishes (deadline in %s).", task_uuid, self.generation_timeout
+                "Deferring until task %s finishes (timeout %s).", task_uuid, self.generation_timeout
             )
             self.defer(
                 trigger=RunwareVideoTrigger.for_wait(wait, runware_conn_id=self.runware_conn_id, echo=echo),
@@ -455,13 +336,10 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
     def on_kill(self) -> None:
         if self._submitted_uuid:
             self.log.warning(
-                "Killed while waiting for Runware task %s. Runware has no cancel API: the generation keeps "
-                "running and is billed. A retry or clear of this task re-attaches to it instead of paying "
-                "again.",
+                "Killed while waiting for Runware task %s. Runware has no cancel API: it keeps running and "
+                "is billed; a retry or clear of this task re-attaches to it instead of paying again.",
                 self._submitted_uuid,
             )
-
-    # -- steps ----------------------------------------------------------------------------------------
 
     def _cadence(self, request: WanVideoRequest) -> PollCadence:
         return PollCadence.for_video(
@@ -472,9 +350,8 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
             max_interval=self.poll_max_interval,
         )
 
-    def _check_budget(self, cost: CostEstimate, budget: float | None, *, final: bool) -> None:
-        if final:
-            self.log.info("%s", cost.describe().capitalize())
+    @staticmethod
+    def _check_budget(cost: CostEstimate, budget: float | None) -> None:
         if budget is not None and cost.total_usd > budget + 1e-9:
             # Deterministic: retrying cannot help, so fail without retries and before any request.
             raise AirflowFailException(
@@ -490,11 +367,8 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
         expected = request.effective_number_results
         if self.task_uuid:  # checked by validate_arguments
             result = hook.submit_video(request, str(self.task_uuid))
-            self.log.info(
-                "%s task %s (explicit task_uuid).",
-                "Re-attached to" if result.already_submitted else "Submitted",
-                result.task_uuid,
-            )
+            verb = "Re-attached to" if result.already_submitted else "Submitted"
+            self.log.info("%s task %s (explicit task_uuid).", verb, result.task_uuid)
             return result.task_uuid, None
         identity = ti_identity(context["ti"])
         key = str(self.idempotency_key) if self.idempotency_key else None
@@ -514,35 +388,19 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
             ):
                 first = state.errors[0]
                 if first.category != "not_found":
-                    self.log.warning(
-                        "Generation %d (task %s) failed earlier [%s]; submitting a new generation.",
-                        generation,
-                        task_uuid,
-                        first.code,
-                    )
+                    log = "Generation %d (task %s) failed earlier [%s]; submitting a new generation."
+                    self.log.warning(log, generation, task_uuid, first.code)
                     continue
-            self.log.info(
-                "Re-attached to Runware task %s (generation %d): it was submitted by an earlier attempt, "
-                "nothing is paid twice.",
-                task_uuid,
-                generation,
+            log = (
+                "Re-attached to Runware task %s (generation %d), submitted by an earlier try: not paid twice."
             )
+            self.log.info(log, task_uuid, generation)
             return task_uuid, state
         raise RunwareError(
             f"{MAX_GENERATIONS} generations of this task failed; change idempotency_key to start over",
             code="tooManyGenerations",
             retryable=False,
         )
-
-    def _check_upload_endpoint_eligible(self, request: WanVideoRequest) -> None:
-        from airflow_provider_wan.media import delivery
-
-        if not delivery.upload_endpoint_eligible(request):
-            raise InvalidRequestError(
-                "delivery='upload_endpoint' takes one result per task and no upload_endpoint of your own "
-                "(Runware has one uploadEndpoint per request); use delivery='stream'",
-                parameter="delivery",
-            )
 
     def delivery_token(self, fingerprint: str, context: Context) -> str:
         """Name of the uploadEndpoint staging object (see :func:`.idempotency.delivery_token`)."""
@@ -556,11 +414,9 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
 
         destination = self.destination
         assert destination is not None  # validate_arguments refused upload_endpoint without it
-        key = delivery.delivery_key(
-            destination, self.delivery_token(fingerprint, context), request.effective_output_format
-        )
-        url = delivery.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
-        return key, url
+        token = self.delivery_token(fingerprint, context)
+        key = delivery.delivery_key(destination, token, request.effective_output_format)
+        return key, delivery.presigned_put_url(destination, key, aws_conn_id=self.aws_conn_id)
 
     def _wait_in_worker(self, wait: Wait, step: Step) -> TaskEvent:
         """Synchronous wait (``deferrable=False``): the trigger's step, with the worker sleeping."""

@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_wan.arguments import optional_non_negative
-from airflow_provider_wan.assets import destination_outlets
+from airflow_provider_wan.arguments import check_task_uuid, destination_asset, optional_non_negative
 from airflow_provider_wan.compat import conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import finish
-from airflow_provider_wan.idempotency import is_uuid4
 from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.links import RunwareVideoLink
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
@@ -101,9 +99,9 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 10.0)
-        outlets = destination_outlets(s3_destination, kwargs.pop("outlets", None))
-        if outlets is not None:
-            kwargs["outlets"] = outlets
+        asset = destination_asset(s3_destination)
+        if asset is not None:
+            kwargs["outlets"] = [*(kwargs.pop("outlets", None) or []), asset]
         super().__init__(**kwargs)
         self.task_uuid = task_uuid
         self.runware_conn_id = runware_conn_id
@@ -134,12 +132,7 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         return parse_destination(self.s3_destination)
 
     def _check_uuid(self) -> str:
-        value = str(self.task_uuid or "").strip()
-        if not is_uuid4(value):
-            raise InvalidRequestError(
-                f"must be a Runware task UUID (v4), got {value!r}", parameter="task_uuid"
-            )
-        return value
+        return check_task_uuid(str(self.task_uuid or "").strip())
 
     def _check_estimate(self) -> float | None:
         """The rendered ``estimated_cost`` as a number; "" / "None" (nothing pushed) mean unknown."""
