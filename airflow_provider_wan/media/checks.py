@@ -1,10 +1,6 @@
 """Checks before money: read what each media reference points at, sniff its format, cap its size and probe
-its video seconds, before anything is sent to Runware.
-
-:func:`check_media_inputs` classifies every reference of a validated request and checks it (local files,
-S3 heads and ranged GETs, inline base64), so a bad input raises
-:class:`~airflow_provider_wan.errors.InvalidRequestError` naming the wire parameter and the source, and a
-caller can enforce a budget with the probed input seconds before :mod:`.uploads` spends anything.
+its video seconds, before anything is sent to Runware (a bad input raises ``InvalidRequestError`` naming
+the wire parameter and the source; a budget can use the probed seconds before :mod:`.uploads` spends).
 """
 
 from __future__ import annotations
@@ -14,7 +10,8 @@ import binascii
 import io
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
@@ -163,51 +160,35 @@ def _local_path(value: str) -> Path:
     return Path(os.path.expanduser(text))
 
 
+@dataclass
 class Checker:
     """Checks references one by one; keeps the S3 client and the limits for the upload step."""
 
-    def __init__(
-        self,
-        *,
-        aws_conn_id: str | None,
-        s3_input_mode: S3InputMode,
-        limits: MediaLimits,
-        presign_expires: int,
-        s3: S3Client | None,
-    ) -> None:
-        self.aws_conn_id = aws_conn_id
-        self.mode = s3_input_mode
-        self.limits = limits
-        self.presign_expires = presign_expires
-        self._s3 = s3
+    aws_conn_id: str | None
+    mode: S3InputMode
+    limits: MediaLimits
+    presign_expires: int
+    client: S3Client | None
 
     @property
     def s3(self) -> S3Client:
-        if self._s3 is None:
-            self._s3 = s3_client(self.aws_conn_id)
-        return self._s3
+        if self.client is None:
+            self.client = s3_client(self.aws_conn_id)
+        return self.client
 
     def check(self, ref: Reference) -> Checked:
-        handlers: Mapping[str, Callable[[Reference], Checked]] = {
-            "data_uri": self._check_inline,
-            "base64": self._check_inline,
-            "file": self._check_file,
-            "s3": self._check_s3,
-        }
+        value = ref.value.strip()
         if ref.form == "uuid":
-            return Checked(ref, source=f"media UUID {ref.value.strip()}")
+            return Checked(ref, source=f"media UUID {value}")
         if ref.form == "url":
-            return Checked(ref, source=_safe_url(ref.value.strip()))
-        if (
-            ref.form == "unsupported"
-        ):  # only reachable for a strict (wire) image: the model refuses it otherwise
+            return Checked(ref, source=_safe_url(value))
+        if ref.form == "unsupported":  # only a strict (wire) image gets here: the model refuses it otherwise
             raise invalid(
-                ref,
-                f"{ref.value.split('://', 1)[0]}:// reference",
-                UNSUPPORTED_SCHEME,
-                "invalidMediaReference",
+                ref, f"{value.split('://', 1)[0]}:// reference", UNSUPPORTED_SCHEME, "invalidMediaReference"
             )
-        return handlers[ref.form](ref)
+        if ref.form == "s3":
+            return self._check_s3(ref)
+        return self._check_file(ref) if ref.form == "file" else self._check_inline(ref)
 
     def _check_inline(self, ref: Reference) -> Checked:
         value = ref.value.strip()
@@ -249,13 +230,11 @@ class Checker:
             what = "is a directory, not a file" if path.is_dir() else "file not found"
             hint = "" if path.is_absolute() else " (relative to the worker's current directory)"
             raise invalid(ref, source, what + hint, "mediaNotFound")
-        try:
+        with _file_errors(ref, source):
             size = path.stat().st_size
             check_size(ref, source, size, self.limits)
             with path.open("rb") as handle:
                 head = handle.read(SNIFF_BYTES)
-        except OSError as exc:
-            raise invalid(ref, source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable") from None
         checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, path=path)
         if ref.kind == "video":
             checked.duration = _probe(ref, source, str(path))
@@ -264,19 +243,13 @@ class Checker:
     def _check_s3(self, ref: Reference) -> Checked:
         location = parse_s3_uri(ref.value.strip(), parameter=ref.parameter)
         source, bucket, key = location.uri, location.bucket, location.key
-        size = int(
-            self.s3_call(ref, source, lambda: self.s3.head_object(Bucket=bucket, Key=key)).get(
-                "ContentLength", 0
-            )
-        )
+        with self.s3_errors(ref, source):
+            size = int(self.s3.head_object(Bucket=bucket, Key=key).get("ContentLength", 0))
         check_size(ref, source, size, self.limits)
-        head = self.s3_call(
-            ref,
-            source,
-            lambda: self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")[
+        with self.s3_errors(ref, source):
+            head = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")[
                 "Body"
-            ].read(),
-        )
+            ].read()
         checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, location=location)
         if ref.kind == "video":
             raw = _S3RangeReader(self.s3, location, size)
@@ -288,37 +261,39 @@ class Checker:
                 raise
         return checked
 
-    def s3_call(self, ref: Reference, source: str, call: Callable[[], Any]) -> Any:
+    @contextmanager
+    def s3_errors(self, ref: Reference, source: str) -> Iterator[None]:
+        """S3 failures as errors naming the parameter (:func:`s3_error`)."""
         try:
-            return call()
+            yield
         except Exception as exc:
             raise s3_error(ref, source, exc) from None
 
     def read(self, checked: Checked) -> bytes:
         """The bytes to upload, checked again: the file or object may have changed since its check."""
-        ref = checked.ref
+        ref, source = checked.ref, checked.source
         if checked.data is not None:
             return checked.data
         limit = self.limits.max_bytes(ref.kind)
         if checked.path is not None:
-            try:
-                with checked.path.open("rb") as handle:
-                    data = handle.read(limit + 1)
-            except OSError as exc:
-                raise invalid(
-                    ref, checked.source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable"
-                ) from None
+            with _file_errors(ref, source), checked.path.open("rb") as handle:
+                data = handle.read(limit + 1)
         else:
-            location = checked.location
-            assert location is not None
-            data = self.s3_call(
-                ref,
-                checked.source,
-                lambda: self.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read(limit + 1),
-            )
-        check_size(ref, checked.source, len(data), self.limits)
-        check_format(ref, checked.source, data[:SNIFF_BYTES])
+            assert checked.location is not None
+            bucket, key = checked.location.bucket, checked.location.key
+            with self.s3_errors(ref, source):
+                data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read(limit + 1)
+        check_size(ref, source, len(data), self.limits)
+        check_format(ref, source, data[:SNIFF_BYTES])
         return data
+
+
+@contextmanager
+def _file_errors(ref: Reference, source: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise invalid(ref, source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable") from None
 
 
 def s3_error(ref: Reference, source: str, exc: BaseException) -> RunwareError:
@@ -431,13 +406,7 @@ def check_media_inputs(
             allowed_values=["upload", "presigned_url"],
         )
     validated = WanVideoRequest.from_any(request)
-    checker = Checker(
-        aws_conn_id=aws_conn_id,
-        s3_input_mode=s3_input_mode,
-        limits=limits if limits is not None else DEFAULT_LIMITS,
-        presign_expires=presign_expires,
-        s3=s3,
-    )
+    checker = Checker(aws_conn_id, s3_input_mode, limits or DEFAULT_LIMITS, presign_expires, s3)
     items = tuple(checker.check(ref) for ref in validated.media_references)
     durations = [c.duration if c.ref.kind == "video" else 0.0 for c in items]
     probed = sum(d or 0.0 for d in durations)
