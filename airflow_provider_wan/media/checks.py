@@ -57,11 +57,8 @@ _MIME_ALIASES = {
 
 @dataclass(frozen=True)
 class MediaLimits:
-    """Size caps per kind (bytes) and the inline threshold for images read from files or S3.
-
-    Runware documents no size limits; these defaults keep a worker's memory bounded (``mediaStorage``
-    takes base64 in a JSON body, so an upload holds the file in memory about three times over).
-    """
+    """Size caps per kind (bytes) and the inline threshold for images read from files or S3. Runware
+    documents no limits; these keep a worker's memory bounded (an upload holds the file about 3 times)."""
 
     max_image_bytes: int = 20 * MiB
     max_video_bytes: int = 200 * MiB
@@ -91,11 +88,8 @@ class Checked:
 
 @dataclass(frozen=True)
 class CheckedInputs:
-    """Every reference of ``request`` checked, nothing sent to Runware yet; :meth:`resolve` spends.
-
-    ``input_video_seconds``: probed seconds of the videos we read, plus the caller-stated seconds of
-    UUID/URL videos; ``None`` when some video's length is unknown.
-    """
+    """Every reference of ``request`` checked, nothing sent yet; :meth:`resolve` spends.
+    ``input_video_seconds``: probed plus caller-stated (UUID/URL) seconds; ``None`` if some are unknown."""
 
     request: WanVideoRequest
     input_video_seconds: float | None
@@ -103,7 +97,7 @@ class CheckedInputs:
     checker: Checker
 
     def resolve(self, *, hook: RunwareHook | None, scope: str) -> ResolvedInputs:
-        """Upload / inline / presign every reference (:func:`airflow_provider_wan.media.uploads.resolve`)."""
+        """Upload / inline / presign every reference (:func:`.uploads.resolve`)."""
         from airflow_provider_wan.media.uploads import resolve
 
         return resolve(self, hook=hook, scope=scope)
@@ -117,27 +111,22 @@ def invalid(ref: Reference, source: str, message: str, code: str, allowed: Any =
 
 def check_format(ref: Reference, source: str, head: bytes, declared_mime: str | None = None) -> MediaFormat:
     fmt = sniff(head)
-    allowed = ALLOWED[ref.kind]
     if fmt is None or fmt.kind != ref.kind:
-        found = f"{fmt.name} ({fmt.kind})" if fmt else describe_head(head)
-        raise invalid(
-            ref, source, f"not a supported {ref.kind}: found {found}", "unsupportedMediaFormat", allowed
+        message = f"not a supported {ref.kind}: found " + (
+            f"{fmt.name} ({fmt.kind})" if fmt else describe_head(head)
         )
-    mimes = {fmt.mime, *_MIME_ALIASES.get(fmt.name, ())}
-    if declared_mime is not None and declared_mime.lower() not in mimes:
+    elif declared_mime and declared_mime.lower() not in {fmt.mime, *_MIME_ALIASES.get(fmt.name, ())}:
         message = f"declares {declared_mime} but the bytes are {fmt.name}"
-        raise invalid(ref, source, message, "unsupportedMediaFormat", allowed)
-    return fmt
+    else:
+        return fmt
+    raise invalid(ref, source, message, "unsupportedMediaFormat", ALLOWED[ref.kind])
 
 
 def check_size(ref: Reference, source: str, size: int, limits: MediaLimits) -> None:
     limit = limits.max_bytes(ref.kind)
-    if size > limit:
-        raise invalid(
-            ref, source, f"{size} bytes exceeds the {ref.kind} limit of {limit} bytes", "invalidMediaSize"
-        )
-    if size == 0:
-        raise invalid(ref, source, "is empty", "invalidMediaSize")
+    if size == 0 or size > limit:
+        message = "is empty" if size == 0 else f"{size} bytes exceeds the {ref.kind} limit of {limit} bytes"
+        raise invalid(ref, source, message, "invalidMediaSize")
 
 
 def _safe_url(url: str) -> str:
@@ -247,9 +236,8 @@ class Checker:
             size = int(self.s3.head_object(Bucket=bucket, Key=key).get("ContentLength", 0))
         check_size(ref, source, size, self.limits)
         with self.s3_errors(ref, source):
-            head = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")[
-                "Body"
-            ].read()
+            head_range = f"bytes=0-{SNIFF_BYTES - 1}"
+            head = self.s3.get_object(Bucket=bucket, Key=key, Range=head_range)["Body"].read()
         checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, location=location)
         if ref.kind == "video":
             raw = _S3RangeReader(self.s3, location, size)
@@ -328,26 +316,20 @@ class _S3RangeReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
+    seekable = readable
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
+        self._pos = max(0, {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence] + offset)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if self._pos >= self._size or not len(view):
             return 0
-        end = min(self._size, self._pos + len(view)) - 1
+        bucket, key, byte_range = self._location.bucket, self._location.key, f"bytes={self._pos}-"
+        byte_range += str(min(self._size, self._pos + len(view)) - 1)
         try:
-            body = self._client.get_object(
-                Bucket=self._location.bucket, Key=self._location.key, Range=f"bytes={self._pos}-{end}"
-            )["Body"].read()
+            body = self._client.get_object(Bucket=bucket, Key=key, Range=byte_range)["Body"].read()
         except Exception as exc:
             self.error = exc
             raise OSError(f"ranged GET failed: {type(exc).__name__}") from exc

@@ -18,18 +18,8 @@ import httpx
 from tenacity import retry_if_result
 
 from airflow_provider_wan.errors import RunwareError
+from airflow_provider_wan.media import landing
 from airflow_provider_wan.media.formats import output_format_for
-from airflow_provider_wan.media.landing import (
-    LandedVideo,
-    TaskFolder,
-    content_length,
-    default_http,
-    land_videos,
-    object_metadata,
-    runware_url_refresher,
-    safe_key_part,
-    video_key,
-)
 from airflow_provider_wan.media.s3 import S3Location, move_object, normalize_prefix, s3_client, s3_failure
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
@@ -56,13 +46,10 @@ def upload_endpoint_eligible(request: WanVideoRequest) -> bool:
 
 
 def delivery_key(location: S3Location, token: str, output_format: str | None = "MP4") -> str:
-    """The staging key Runware PUTs to: ``{prefix}_delivered/{token}.{ext}``.
-
-    ``token`` must be known before submitting and unique to the task instance; the staging object is
-    moved to the canonical key ``{prefix}{task_uuid}/00-{video_uuid}.{ext}`` once verified.
-    """
+    """The staging key Runware PUTs to: ``{prefix}_delivered/{token}.{ext}`` (``token``: known before
+    submitting, unique to the task instance)."""
     ext = output_format_for(output_format).ext
-    return f"{normalize_prefix(location.key)}_delivered/{safe_key_part(token, 'token')}.{ext}"
+    return f"{normalize_prefix(location.key)}_delivered/{landing.safe_key_part(token, 'token')}.{ext}"
 
 
 def presigned_put_url(
@@ -96,7 +83,7 @@ def verify_delivered(
     grace_seconds: float = 0.0,
     s3: S3Client | None = None,
     http_client: httpx.Client | None = None,
-) -> LandedVideo | None:
+) -> landing.LandedVideo | None:
     """Check an uploadEndpoint delivery at ``key`` (from :func:`delivery_key`) and file it like a copy.
 
     The object must have a plausible size (> 0, and the videoURL's Content-Length when a HEAD tells); its
@@ -106,8 +93,8 @@ def verify_delivered(
     client = s3 if s3 is not None else s3_client(aws_conn_id)
     bucket, staged = location.bucket, f"s3://{location.bucket}/{key}"
     fmt = output_format_for(output_format, key)
-    final_key = video_key(location, task_uuid, 0, video, fmt.ext)
-    folder = TaskFolder(client, location, task_uuid)
+    final_key = landing.video_key(location, task_uuid, 0, video, fmt.ext)
+    folder = landing.TaskFolder(client, location, task_uuid)
     try:
         found = folder.existing(video, final_key)  # a rerun: moved there already
         if found is not None:
@@ -136,14 +123,14 @@ def verify_delivered(
         if received != size:
             log.warning("Reading %s gave %d of %d bytes: falling back to a copy", staged, received, size)
             return None
-        meta = object_metadata(task_uuid, video, hasher.hexdigest())
+        meta = landing.object_metadata(task_uuid, video, hasher.hexdigest())
         move_object(client, bucket, key, final_key, size, fmt.mime, meta)
     except RunwareError:
         raise
     except Exception as exc:
         raise s3_failure(f"verifying the delivery at {staged}", exc, task_uuid) from None
     uri = f"s3://{bucket}/{final_key}"
-    landed = LandedVideo(video, task_uuid, uri, meta["sha256"], size, fmt.mime, "upload_endpoint")
+    landed = landing.LandedVideo(video, task_uuid, uri, meta["sha256"], size, fmt.mime, "upload_endpoint")
     log.info("Verified the delivered video %s, now at %s (%d bytes)", video.video_uuid, landed.s3_uri, size)
     return landed
 
@@ -154,7 +141,7 @@ def _await_staged(client: S3Client, location: S3Location, task_uuid: str, key: s
     waiting = policy.retrying(
         f"Waiting for the delivery {key}", retry=retry_if_result(lambda info: info is None)
     )
-    info = waiting(lambda: TaskFolder(client, location, task_uuid).head(key))
+    info = waiting(lambda: landing.TaskFolder(client, location, task_uuid).head(key))
     if info is not None:
         log.info("The delivery s3://%s/%s arrived after the task finished", location.bucket, key)
     return info
@@ -162,10 +149,10 @@ def _await_staged(client: S3Client, location: S3Location, task_uuid: str, key: s
 
 def _url_size(url: str, http_client: httpx.Client | None) -> int | None:
     """Content-Length of a URL by HEAD, or None when unknown (failures are fine: a plausibility check)."""
-    client = http_client or default_http()
+    client = http_client or landing.default_http()
     try:
         response = client.head(url, headers={"Accept-Encoding": "identity"})
-        return content_length(response) if response.status_code == 200 else None
+        return landing.content_length(response) if response.status_code == 200 else None
     except httpx.HTTPError:
         return None
     finally:
@@ -186,7 +173,7 @@ def land_task_outputs(
     s3: S3Client | None = None,
     http_client: httpx.Client | None = None,
     **options: Any,
-) -> list[LandedVideo]:
+) -> list[landing.LandedVideo]:
     """Land every video of ``task_uuid`` under ``location`` (bucket and key prefix), in task order.
 
     :param videos: the task's successful results; ``None`` reads them with one getResponse through ``hook``.
@@ -215,5 +202,5 @@ def land_task_outputs(
             log.warning(
                 "No delivery key given for task %s: copying the video instead of verifying", task_uuid
             )
-    refresh = runware_url_refresher(hook, task_uuid) if hook is not None else None
-    return land_videos(videos, refresh_url=refresh, **common, **options)
+    refresh = landing.runware_url_refresher(hook, task_uuid) if hook is not None else None
+    return landing.land_videos(videos, refresh_url=refresh, **common, **options)

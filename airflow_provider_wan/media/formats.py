@@ -39,9 +39,7 @@ FORMATS: dict[str, MediaFormat] = {
 }
 
 ALLOWED: dict[MediaKind, tuple[str, ...]] = {
-    "image": ("png", "jpeg", "webp"),
-    "video": ("mp4", "mov", "webm"),
-    "audio": ("mp3", "wav", "flac"),
+    kind: tuple(f.name for f in FORMATS.values() if f.kind == kind) for kind in ("image", "video", "audio")
 }
 
 # QuickTime files may start with any of these top-level atoms instead of ``ftyp``.

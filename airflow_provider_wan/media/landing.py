@@ -138,11 +138,8 @@ class TaskFolder:
 
     def existing(self, video: VideoResult, key: str) -> LandedVideo | None:
         """An object of this task already holding this video (same video-uuid, with a sha256)."""
-        keys = self.keys()
         # The expected key first, then keys naming the video, then the rest.
-        ordered = [key] if key in keys else []
-        ordered += sorted((k for k in keys if k != key), key=lambda k: video.video_uuid not in k)
-        for candidate in ordered:
+        for candidate in sorted(self.keys(), key=lambda k: (k != key, video.video_uuid not in k)):
             info = self.head(candidate)
             meta = {k.lower(): v for k, v in ((info or {}).get("Metadata") or {}).items()}
             if info is not None and meta.get("video-uuid") == video.video_uuid and meta.get("sha256"):
@@ -155,8 +152,7 @@ class TaskFolder:
 
 
 class _Expired(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}" if status else "no videoURL")
+    """The URL answered 403/404/410 (or there is none): refresh it, never retry it."""
 
 
 class _Download(io.RawIOBase):
@@ -226,7 +222,7 @@ class _Lander:
         for refresh in (refresh_url, None):
             try:
                 if not url:
-                    raise _Expired(0)
+                    raise _Expired("no videoURL")
                 landed: LandedVideo = copy(self._copy, url, key, video, fmt, what)
                 return landed
             except _Expired as exc:
@@ -245,7 +241,7 @@ class _Lander:
             with self.http.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
                 status = response.status_code
                 if status in EXPIRED_STATUSES:
-                    raise _Expired(status)
+                    raise _Expired(f"HTTP {status}")
                 if status != 200:
                     retry_after = retry_after_seconds(response.headers)
                     raise RunwareError(
@@ -302,13 +298,9 @@ def _gone(video: VideoResult, task_uuid: str, reason: str, how: str) -> RunwareE
 
 
 def content_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("Content-Length")
-    if value is None or response.headers.get("Content-Encoding", "identity").lower() not in ("identity", ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    value = response.headers.get("Content-Length", "")
+    identity = response.headers.get("Content-Encoding", "identity").lower() in ("identity", "")
+    return int(value) if identity and value.isdigit() else None
 
 
 def _host(url: str) -> str:
@@ -337,15 +329,12 @@ def land_videos(
     s3: S3Client | None = None,
     http_client: httpx.Client | None = None,
 ) -> list[LandedVideo]:
-    """Copy each video of a task under ``location`` (bucket and key prefix); see the module doc.
+    """Copy each video of a task (results in task order) under ``location`` (bucket and key prefix).
 
-    :param videos: the task's results, in task order.
     :param refresh_url: called at most once per video after a 403/404/410, returns a fresh URL or None.
     :param output_format: the request's ``outputFormat``; the URL's extension wins when it has one.
-    :param chunk_size: multipart part size and the single-PUT threshold (at least 5 MiB).
-    :param upload_concurrency: parts uploading while the download continues; memory stays at about
-        ``(upload_concurrency + 1) x chunk_size``.
-    :param retry: tries per video on transient failures (5xx, dropped or truncated download, S3 errors).
+    :param chunk_size: multipart part size and the single-PUT threshold (at least 5 MiB); memory stays at
+        about ``(upload_concurrency + 1) x chunk_size``.
     :raises RunwareNotFoundError: a URL expired and could not be refreshed (names task and video UUIDs).
     """
     if chunk_size < MIN_PART_SIZE:

@@ -1,9 +1,6 @@
-"""What a media reference is, from its text alone (no I/O): the forms a user may give and what each needs.
-
-Accepted for ``reference_images``, ``frame_images[].image``, ``reference_videos`` and ``audio``: a media
-UUID or an ``http(s)://`` URL (Runware takes them as they are), a data URI or plain base64 (images go
-inline; videos and audio are uploaded), a local path or ``file://`` URI, and ``s3://bucket/key``.
-The request model accepts all of them unresolved; :mod:`.checks` and :mod:`.uploads` resolve them.
+"""What a media reference is, from its text alone (no I/O): a media UUID or ``http(s)://`` URL (taken by
+Runware as is), a data URI or plain base64, a local path or ``file://`` URI, or ``s3://bucket/key``.
+The request model accepts them unresolved; :mod:`.checks` and :mod:`.uploads` resolve them.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""Small S3 helpers shared by input resolution and output landing.
-
-boto3/botocore and the amazon provider are imported lazily inside functions: the operator module imports
-this package at DAG-parse time, and parsing must stay free of those imports.
-"""
+"""Small S3 helpers shared by input resolution and output landing (boto3 imported lazily: DAG parsing
+imports this package and must stay free of it)."""
 
 from __future__ import annotations
 
@@ -105,11 +102,8 @@ def s3_failure(action: str, exc: BaseException, task_uuid: str | None = None) ->
 def move_object(
     s3: S3Client, bucket: str, source: str, target: str, size: int, content_type: str, meta: dict[str, str]
 ) -> None:
-    """Server-side copy ``source`` to ``target`` with new metadata, then delete ``source`` if different.
-
-    No bytes pass through the worker; above 5 GiB boto3's managed multipart copy does it. With ``source ==
-    target`` this only replaces the object's metadata.
-    """
+    """Server-side copy ``source`` to ``target`` with new metadata (boto3's managed copy above 5 GiB), then
+    delete ``source`` if different; with ``source == target`` only the metadata changes."""
     copy_source = {"Bucket": bucket, "Key": source}
     # A full-object checksum for the copy: a multipart source's is per part ("...-N"), which does not
     # describe the copy (and that S3 emulators would hand on as if it did).
