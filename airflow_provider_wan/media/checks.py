@@ -18,28 +18,16 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import unquote, urlsplit
 
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
-from airflow_provider_wan.media.formats import (
-    ALLOWED,
-    SNIFF_BYTES,
-    MediaFormat,
-    MediaKind,
-    describe_head,
-    sniff,
-)
+from airflow_provider_wan.media.formats import ALLOWED, SNIFF_BYTES, describe_head, sniff
 from airflow_provider_wan.media.references import B64_RE, UNSUPPORTED_SCHEME, Reference, b64_head, b64_size
-from airflow_provider_wan.media.s3 import (
-    DENIED_CODES,
-    NOT_FOUND_CODES,
-    S3Location,
-    error_code,
-    parse_s3_uri,
-    s3_client,
-)
+from airflow_provider_wan.media.s3 import DENIED_CODES, NOT_FOUND_CODES, error_code, parse_s3_uri, s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.media.formats import MediaFormat, MediaKind
+    from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.media.uploads import ResolvedInputs
     from airflow_provider_wan.models import WanVideoRequest
 
@@ -47,12 +35,6 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 S3InputMode = Literal["upload", "presigned_url"]
-_MIME_ALIASES = {
-    "jpeg": {"image/jpg"},
-    "wav": {"audio/x-wav", "audio/wave"},
-    "mp3": {"audio/mp3"},
-    "flac": {"audio/x-flac"},
-}
 
 
 @dataclass(frozen=True)
@@ -115,7 +97,7 @@ def check_format(ref: Reference, source: str, head: bytes, declared_mime: str | 
         message = f"not a supported {ref.kind}: found " + (
             f"{fmt.name} ({fmt.kind})" if fmt else describe_head(head)
         )
-    elif declared_mime and declared_mime.lower() not in {fmt.mime, *_MIME_ALIASES.get(fmt.name, ())}:
+    elif declared_mime and declared_mime.lower() not in {fmt.mime, *fmt.aliases}:
         message = f"declares {declared_mime} but the bytes are {fmt.name}"
     else:
         return fmt

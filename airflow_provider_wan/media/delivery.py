@@ -100,19 +100,20 @@ def verify_delivered(
         if found is not None:
             return found
         info = folder.head(key)
-        if info is None and grace_seconds > 0:
-            info = _await_staged(client, location, task_uuid, key, grace_seconds)
+        if info is None and grace_seconds > 0:  # Runware's PUT may finish after the task reports success
+            waiting = dataclasses.replace(DELIVERY_WAIT, retry_max_seconds=grace_seconds).retrying(
+                f"Waiting for the delivery {staged}", retry=retry_if_result(lambda head: head is None)
+            )
+            info = waiting(lambda: landing.TaskFolder(client, location, task_uuid).head(key))
         if info is None:
             log.info("No delivered object at %s for task %s", staged, task_uuid)
             return None
         size = int(info.get("ContentLength", 0))
         expected = _url_size(video.video_url, http_client) if video.video_url else None
         if size == 0 or (expected is not None and size != expected):
+            shown = "> 0" if expected is None else expected
             log.warning(
-                "Delivered object %s has %d bytes (expected %s): deleting it and falling back to a copy",
-                staged,
-                size,
-                expected if expected is not None else "> 0",
+                "Delivered %s has %d bytes, not %s: deleting it, copying instead", staged, size, shown
             )
             client.delete_object(Bucket=bucket, Key=key)
             return None
@@ -133,18 +134,6 @@ def verify_delivered(
     landed = landing.LandedVideo(video, task_uuid, uri, meta["sha256"], size, fmt.mime, "upload_endpoint")
     log.info("Verified the delivered video %s, now at %s (%d bytes)", video.video_uuid, landed.s3_uri, size)
     return landed
-
-
-def _await_staged(client: S3Client, location: S3Location, task_uuid: str, key: str, grace: float) -> Any:
-    """The staged object's HEAD once it arrives, polling with the one retry policy; None after ``grace`` s."""
-    policy = dataclasses.replace(DELIVERY_WAIT, retry_max_seconds=grace)
-    waiting = policy.retrying(
-        f"Waiting for the delivery {key}", retry=retry_if_result(lambda info: info is None)
-    )
-    info = waiting(lambda: landing.TaskFolder(client, location, task_uuid).head(key))
-    if info is not None:
-        log.info("The delivery s3://%s/%s arrived after the task finished", location.bucket, key)
-    return info
 
 
 def _url_size(url: str, http_client: httpx.Client | None) -> int | None:

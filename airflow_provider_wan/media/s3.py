@@ -33,8 +33,7 @@ def parse_s3_uri(uri: str, *, parameter: str = "s3_uri", require_key: bool = Tru
     """Split ``s3://bucket/key`` (a destination prefix may be empty when ``require_key`` is False)."""
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise InvalidRequestError(f"expected an s3://bucket/key URI, got {uri!r}", parameter=parameter)
-    rest = uri[len("s3://") :]
-    bucket, _, key = rest.partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket or (require_key and not key):
         what = "s3://bucket/key" if require_key else "s3://bucket[/prefix/]"
         raise InvalidRequestError(f"expected {what}, got {uri!r}", parameter=parameter)
