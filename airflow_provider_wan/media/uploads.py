@@ -59,9 +59,6 @@ class ResolvedMedia:
         )
         return " ".join([f"{self.parameter}: {self.source} -> {self.form}", *filter(None, extras)])
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class ResolvedInputs:
@@ -78,7 +75,7 @@ class ResolvedInputs:
 
     def to_dict(self) -> dict[str, Any]:
         """Small JSON-safe summary (for XCom or logs): never the media or a presigned URL."""
-        return {"input_video_seconds": self.input_video_seconds, "media": [m.to_dict() for m in self.media]}
+        return {"input_video_seconds": self.input_video_seconds, "media": [asdict(m) for m in self.media]}
 
 
 def media_from_task_details(details: Mapping[str, Any]) -> str | None:
