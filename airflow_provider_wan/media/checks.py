@@ -372,10 +372,7 @@ def check_media_inputs(
     validated = WanVideoRequest.from_any(request)
     checker = Checker(aws_conn_id, s3_input_mode, limits or DEFAULT_LIMITS, presign_expires, s3)
     items = tuple(checker.check(ref) for ref in validated.media_references)
-    durations = [c.duration if c.ref.kind == "video" else 0.0 for c in items]
-    probed = sum(d or 0.0 for d in durations)
-    if all(d is not None for d in durations):
-        seconds: float | None = round(probed, 3)
-    else:
-        seconds = None if input_video_seconds is None else round(probed + float(input_video_seconds), 3)
+    durations = [c.duration for c in items if c.ref.kind == "video"]
+    stated = input_video_seconds if None in durations else 0.0  # the caller's seconds cover unprobed videos
+    seconds = None if stated is None else round(sum(d or 0.0 for d in durations) + float(stated), 3)
     return CheckedInputs(request=validated, input_video_seconds=seconds, items=items, checker=checker)

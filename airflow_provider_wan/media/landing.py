@@ -243,13 +243,14 @@ class _Lander:
                 if status in EXPIRED_STATUSES:
                     raise _Expired(f"HTTP {status}")
                 if status != 200:
-                    retry_after = retry_after_seconds(response.headers)
                     raise RunwareError(
                         f"Downloading {what} from {_host(url)} answered HTTP {status}",
                         task_uuid=self.folder.task_uuid,
                         http_status=status,
-                        details={"video_uuid": video.video_uuid}
-                        | ({"retry_after": retry_after} if retry_after is not None else {}),
+                        details={
+                            "video_uuid": video.video_uuid,
+                            "retry_after": retry_after_seconds(response.headers),
+                        },
                     )
                 return self._store(_Download(response, what), key, video, fmt)
         except httpx.HTTPError as exc:
