@@ -17,10 +17,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
+from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.media.formats import ALLOWED, SNIFF_BYTES, describe_head, sniff
 from airflow_provider_wan.media.references import B64_RE, UNSUPPORTED_SCHEME, Reference, b64_head, b64_size
-from airflow_provider_wan.media.s3 import DENIED_CODES, NOT_FOUND_CODES, error_code, parse_s3_uri, s3_client
+from airflow_provider_wan.media.s3 import (
+    DENIED_CODES,
+    NOT_FOUND_CODES,
+    error_code,
+    parse_s3_uri,
+    s3_client,
+    s3_failure,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -269,20 +276,14 @@ def _file_errors(ref: Reference, source: str) -> Iterator[None]:
 def s3_error(ref: Reference, source: str, exc: BaseException) -> RunwareError:
     code = error_code(exc)
     if code in NOT_FOUND_CODES:
-        return invalid(
-            ref, source, "bucket not found" if code == "NoSuchBucket" else "object not found", "mediaNotFound"
-        )
+        what = "bucket not found" if code == "NoSuchBucket" else "object not found"
+        return invalid(ref, source, what, "mediaNotFound")
     if code in DENIED_CODES:
         return invalid(ref, source, f"access denied ({code})", "mediaNotReadable")
     if code == "InvalidRange":
         return invalid(ref, source, "is empty", "invalidMediaSize")
     # Anything else (throttling, 5xx, endpoint unreachable) is transient: the task may retry.
-    return RunwareTransportError(
-        f"{ref.parameter}: reading {source} from S3 failed: {type(exc).__name__}: {str(exc)[:200]}",
-        code="s3Error",
-        category="transport",
-        parameter=ref.parameter,
-    )
+    return s3_failure(f"{ref.parameter}: reading {source} from S3", exc, parameter=ref.parameter)
 
 
 class _S3RangeReader(io.RawIOBase):

@@ -72,30 +72,20 @@ NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 DENIED_CODES = frozenset({"403", "AccessDenied", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId"})
 
 
-def s3_failure(action: str, exc: BaseException, task_uuid: str | None = None) -> RunwareError:
+def s3_failure(
+    action: str, exc: BaseException, task_uuid: str | None = None, parameter: str | None = None
+) -> RunwareError:
     """An S3 failure as a Runware error: a missing bucket and a denial are final, the rest transport."""
     code = error_code(exc)
+    ids: dict[str, Any] = {"task_uuid": task_uuid, "parameter": parameter}
     if code == "NoSuchBucket":
-        return RunwareNotFoundError(
-            f"{action}: the destination bucket does not exist",
-            code="noSuchBucket",
-            task_uuid=task_uuid,
-            retryable=False,
-        )
+        message = f"{action}: the destination bucket does not exist"
+        return RunwareNotFoundError(message, code="noSuchBucket", retryable=False, **ids)
     if code in DENIED_CODES or code == "SignatureDoesNotMatch":
-        return RunwareError(
-            f"{action}: access denied ({code})",
-            code="s3AccessDenied",
-            category="auth",
-            task_uuid=task_uuid,
-            retryable=False,
-        )
-    return RunwareTransportError(
-        f"{action} failed: {type(exc).__name__}: {str(exc)[:200]}",
-        code="s3Error",
-        category="transport",
-        task_uuid=task_uuid,
-    )
+        message = f"{action}: access denied ({code})"
+        return RunwareError(message, code="s3AccessDenied", category="auth", retryable=False, **ids)
+    message = f"{action} failed: {type(exc).__name__}: {str(exc)[:200]}"
+    return RunwareTransportError(message, code="s3Error", category="transport", **ids)
 
 
 def move_object(
