@@ -41,7 +41,7 @@ def finish(
         delivered = parsed.get("delivery_key") or False
 
         def lander(videos: Sequence[VideoResult]) -> Sequence[LandedVideo]:
-            from airflow_provider_wan.media.outputs import land_task_outputs
+            from airflow_provider_wan.media.delivery import land_task_outputs
 
             return land_task_outputs(
                 videos,

@@ -301,7 +301,7 @@ def _worker(variant: str, url: str, size: int, chunk_size: int, concurrency: int
     from airflow_provider_wan.media import landing
     from airflow_provider_wan.media.landing import land_videos
     from airflow_provider_wan.media.s3 import S3Location
-    from airflow_provider_wan.responses import VideoResult
+    from airflow_provider_wan.results import VideoResult
 
     # Time the server-side copy that sets the sha256 metadata (moto does it in memory, slowly).
     copy_seconds = 0.0

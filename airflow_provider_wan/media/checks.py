@@ -1,10 +1,6 @@
 """Checks before money: read what each media reference points at, sniff its format, cap its size and probe
-its video seconds, before anything is sent to Runware.
-
-:func:`check_media_inputs` classifies every reference of a validated request and checks it (local files,
-S3 heads and ranged GETs, inline base64), so a bad input raises
-:class:`~airflow_provider_wan.errors.InvalidRequestError` naming the wire parameter and the source, and a
-caller can enforce a budget with the probed input seconds before :mod:`.uploads` spends anything.
+its video seconds, before anything is sent to Runware (a bad input raises ``InvalidRequestError`` naming
+the wire parameter and the source; a budget can use the probed seconds before :mod:`.uploads` spends).
 """
 
 from __future__ import annotations
@@ -14,35 +10,31 @@ import binascii
 import io
 import logging
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal
 from urllib.parse import unquote, urlsplit
 
-from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
-from airflow_provider_wan.media.formats import (
-    ALLOWED,
-    SNIFF_BYTES,
-    MediaFormat,
-    MediaKind,
-    describe_head,
-    sniff,
-)
+from airflow_provider_wan.errors import InvalidRequestError, RunwareError
+from airflow_provider_wan.media.formats import ALLOWED, SNIFF_BYTES, describe_head, sniff
 from airflow_provider_wan.media.references import B64_RE, UNSUPPORTED_SCHEME, Reference, b64_head, b64_size
 from airflow_provider_wan.media.s3 import (
     DENIED_CODES,
     NOT_FOUND_CODES,
-    S3Location,
     error_code,
     parse_s3_uri,
     s3_client,
+    s3_failure,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
     from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.media.formats import MediaFormat, MediaKind
+    from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.media.uploads import ResolvedInputs
     from airflow_provider_wan.models import WanVideoRequest
 
@@ -50,21 +42,12 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 S3InputMode = Literal["upload", "presigned_url"]
-_MIME_ALIASES = {
-    "jpeg": {"image/jpg"},
-    "wav": {"audio/x-wav", "audio/wave"},
-    "mp3": {"audio/mp3"},
-    "flac": {"audio/x-flac"},
-}
 
 
 @dataclass(frozen=True)
 class MediaLimits:
-    """Size caps per kind (bytes) and the inline threshold for images read from files or S3.
-
-    Runware documents no size limits; these defaults keep a worker's memory bounded (``mediaStorage``
-    takes base64 in a JSON body, so an upload holds the file in memory about three times over).
-    """
+    """Size caps per kind (bytes) and the inline threshold for images read from files or S3. Runware
+    documents no limits; these keep a worker's memory bounded (an upload holds the file about 3 times)."""
 
     max_image_bytes: int = 20 * MiB
     max_video_bytes: int = 200 * MiB
@@ -94,11 +77,8 @@ class Checked:
 
 @dataclass(frozen=True)
 class CheckedInputs:
-    """Every reference of ``request`` checked, nothing sent to Runware yet; :meth:`resolve` spends.
-
-    ``input_video_seconds``: probed seconds of the videos we read, plus the caller-stated seconds of
-    UUID/URL videos; ``None`` when some video's length is unknown.
-    """
+    """Every reference of ``request`` checked, nothing sent yet; :meth:`resolve` spends.
+    ``input_video_seconds``: probed plus caller-stated (UUID/URL) seconds; ``None`` if some are unknown."""
 
     request: WanVideoRequest
     input_video_seconds: float | None
@@ -106,7 +86,7 @@ class CheckedInputs:
     checker: Checker
 
     def resolve(self, *, hook: RunwareHook | None, scope: str) -> ResolvedInputs:
-        """Upload / inline / presign every reference (:func:`airflow_provider_wan.media.uploads.resolve`)."""
+        """Upload / inline / presign every reference (:func:`.uploads.resolve`)."""
         from airflow_provider_wan.media.uploads import resolve
 
         return resolve(self, hook=hook, scope=scope)
@@ -120,27 +100,22 @@ def invalid(ref: Reference, source: str, message: str, code: str, allowed: Any =
 
 def check_format(ref: Reference, source: str, head: bytes, declared_mime: str | None = None) -> MediaFormat:
     fmt = sniff(head)
-    allowed = ALLOWED[ref.kind]
     if fmt is None or fmt.kind != ref.kind:
-        found = f"{fmt.name} ({fmt.kind})" if fmt else describe_head(head)
-        raise invalid(
-            ref, source, f"not a supported {ref.kind}: found {found}", "unsupportedMediaFormat", allowed
+        message = f"not a supported {ref.kind}: found " + (
+            f"{fmt.name} ({fmt.kind})" if fmt else describe_head(head)
         )
-    mimes = {fmt.mime, *_MIME_ALIASES.get(fmt.name, ())}
-    if declared_mime is not None and declared_mime.lower() not in mimes:
+    elif declared_mime and declared_mime.lower() not in {fmt.mime, *fmt.aliases}:
         message = f"declares {declared_mime} but the bytes are {fmt.name}"
-        raise invalid(ref, source, message, "unsupportedMediaFormat", allowed)
-    return fmt
+    else:
+        return fmt
+    raise invalid(ref, source, message, "unsupportedMediaFormat", ALLOWED[ref.kind])
 
 
 def check_size(ref: Reference, source: str, size: int, limits: MediaLimits) -> None:
     limit = limits.max_bytes(ref.kind)
-    if size > limit:
-        raise invalid(
-            ref, source, f"{size} bytes exceeds the {ref.kind} limit of {limit} bytes", "invalidMediaSize"
-        )
-    if size == 0:
-        raise invalid(ref, source, "is empty", "invalidMediaSize")
+    if size == 0 or size > limit:
+        message = "is empty" if size == 0 else f"{size} bytes exceeds the {ref.kind} limit of {limit} bytes"
+        raise invalid(ref, source, message, "invalidMediaSize")
 
 
 def _safe_url(url: str) -> str:
@@ -163,51 +138,35 @@ def _local_path(value: str) -> Path:
     return Path(os.path.expanduser(text))
 
 
+@dataclass
 class Checker:
     """Checks references one by one; keeps the S3 client and the limits for the upload step."""
 
-    def __init__(
-        self,
-        *,
-        aws_conn_id: str | None,
-        s3_input_mode: S3InputMode,
-        limits: MediaLimits,
-        presign_expires: int,
-        s3: S3Client | None,
-    ) -> None:
-        self.aws_conn_id = aws_conn_id
-        self.mode = s3_input_mode
-        self.limits = limits
-        self.presign_expires = presign_expires
-        self._s3 = s3
+    aws_conn_id: str | None
+    mode: S3InputMode
+    limits: MediaLimits
+    presign_expires: int
+    client: S3Client | None
 
     @property
     def s3(self) -> S3Client:
-        if self._s3 is None:
-            self._s3 = s3_client(self.aws_conn_id)
-        return self._s3
+        if self.client is None:
+            self.client = s3_client(self.aws_conn_id)
+        return self.client
 
     def check(self, ref: Reference) -> Checked:
-        handlers: Mapping[str, Callable[[Reference], Checked]] = {
-            "data_uri": self._check_inline,
-            "base64": self._check_inline,
-            "file": self._check_file,
-            "s3": self._check_s3,
-        }
+        value = ref.value.strip()
         if ref.form == "uuid":
-            return Checked(ref, source=f"media UUID {ref.value.strip()}")
+            return Checked(ref, source=f"media UUID {value}")
         if ref.form == "url":
-            return Checked(ref, source=_safe_url(ref.value.strip()))
-        if (
-            ref.form == "unsupported"
-        ):  # only reachable for a strict (wire) image: the model refuses it otherwise
+            return Checked(ref, source=_safe_url(value))
+        if ref.form == "unsupported":  # only a strict (wire) image gets here: the model refuses it otherwise
             raise invalid(
-                ref,
-                f"{ref.value.split('://', 1)[0]}:// reference",
-                UNSUPPORTED_SCHEME,
-                "invalidMediaReference",
+                ref, f"{value.split('://', 1)[0]}:// reference", UNSUPPORTED_SCHEME, "invalidMediaReference"
             )
-        return handlers[ref.form](ref)
+        if ref.form == "s3":
+            return self._check_s3(ref)
+        return self._check_file(ref) if ref.form == "file" else self._check_inline(ref)
 
     def _check_inline(self, ref: Reference) -> Checked:
         value = ref.value.strip()
@@ -249,13 +208,11 @@ class Checker:
             what = "is a directory, not a file" if path.is_dir() else "file not found"
             hint = "" if path.is_absolute() else " (relative to the worker's current directory)"
             raise invalid(ref, source, what + hint, "mediaNotFound")
-        try:
+        with _file_errors(ref, source):
             size = path.stat().st_size
             check_size(ref, source, size, self.limits)
             with path.open("rb") as handle:
                 head = handle.read(SNIFF_BYTES)
-        except OSError as exc:
-            raise invalid(ref, source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable") from None
         checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, path=path)
         if ref.kind == "video":
             checked.duration = _probe(ref, source, str(path))
@@ -264,19 +221,12 @@ class Checker:
     def _check_s3(self, ref: Reference) -> Checked:
         location = parse_s3_uri(ref.value.strip(), parameter=ref.parameter)
         source, bucket, key = location.uri, location.bucket, location.key
-        size = int(
-            self.s3_call(ref, source, lambda: self.s3.head_object(Bucket=bucket, Key=key)).get(
-                "ContentLength", 0
-            )
-        )
+        with self.s3_errors(ref, source):
+            size = int(self.s3.head_object(Bucket=bucket, Key=key).get("ContentLength", 0))
         check_size(ref, source, size, self.limits)
-        head = self.s3_call(
-            ref,
-            source,
-            lambda: self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{SNIFF_BYTES - 1}")[
-                "Body"
-            ].read(),
-        )
+        with self.s3_errors(ref, source):
+            head_range = f"bytes=0-{SNIFF_BYTES - 1}"
+            head = self.s3.get_object(Bucket=bucket, Key=key, Range=head_range)["Body"].read()
         checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, location=location)
         if ref.kind == "video":
             raw = _S3RangeReader(self.s3, location, size)
@@ -288,56 +238,52 @@ class Checker:
                 raise
         return checked
 
-    def s3_call(self, ref: Reference, source: str, call: Callable[[], Any]) -> Any:
+    @contextmanager
+    def s3_errors(self, ref: Reference, source: str) -> Iterator[None]:
+        """S3 failures as errors naming the parameter (:func:`s3_error`)."""
         try:
-            return call()
+            yield
         except Exception as exc:
             raise s3_error(ref, source, exc) from None
 
     def read(self, checked: Checked) -> bytes:
         """The bytes to upload, checked again: the file or object may have changed since its check."""
-        ref = checked.ref
+        ref, source = checked.ref, checked.source
         if checked.data is not None:
             return checked.data
         limit = self.limits.max_bytes(ref.kind)
         if checked.path is not None:
-            try:
-                with checked.path.open("rb") as handle:
-                    data = handle.read(limit + 1)
-            except OSError as exc:
-                raise invalid(
-                    ref, checked.source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable"
-                ) from None
+            with _file_errors(ref, source), checked.path.open("rb") as handle:
+                data = handle.read(limit + 1)
         else:
-            location = checked.location
-            assert location is not None
-            data = self.s3_call(
-                ref,
-                checked.source,
-                lambda: self.s3.get_object(Bucket=location.bucket, Key=location.key)["Body"].read(limit + 1),
-            )
-        check_size(ref, checked.source, len(data), self.limits)
-        check_format(ref, checked.source, data[:SNIFF_BYTES])
+            assert checked.location is not None
+            bucket, key = checked.location.bucket, checked.location.key
+            with self.s3_errors(ref, source):
+                data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read(limit + 1)
+        check_size(ref, source, len(data), self.limits)
+        check_format(ref, source, data[:SNIFF_BYTES])
         return data
+
+
+@contextmanager
+def _file_errors(ref: Reference, source: str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        raise invalid(ref, source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable") from None
 
 
 def s3_error(ref: Reference, source: str, exc: BaseException) -> RunwareError:
     code = error_code(exc)
     if code in NOT_FOUND_CODES:
-        return invalid(
-            ref, source, "bucket not found" if code == "NoSuchBucket" else "object not found", "mediaNotFound"
-        )
+        what = "bucket not found" if code == "NoSuchBucket" else "object not found"
+        return invalid(ref, source, what, "mediaNotFound")
     if code in DENIED_CODES:
         return invalid(ref, source, f"access denied ({code})", "mediaNotReadable")
     if code == "InvalidRange":
         return invalid(ref, source, "is empty", "invalidMediaSize")
     # Anything else (throttling, 5xx, endpoint unreachable) is transient: the task may retry.
-    return RunwareTransportError(
-        f"{ref.parameter}: reading {source} from S3 failed: {type(exc).__name__}: {str(exc)[:200]}",
-        code="s3Error",
-        category="transport",
-        parameter=ref.parameter,
-    )
+    return s3_failure(f"{ref.parameter}: reading {source} from S3", exc, parameter=ref.parameter)
 
 
 class _S3RangeReader(io.RawIOBase):
@@ -353,26 +299,20 @@ class _S3RangeReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
+    seekable = readable
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
-        self._pos = max(0, base + offset)
+        self._pos = max(0, {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence] + offset)
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if self._pos >= self._size or not len(view):
             return 0
-        end = min(self._size, self._pos + len(view)) - 1
+        bucket, key, byte_range = self._location.bucket, self._location.key, f"bytes={self._pos}-"
+        byte_range += str(min(self._size, self._pos + len(view)) - 1)
         try:
-            body = self._client.get_object(
-                Bucket=self._location.bucket, Key=self._location.key, Range=f"bytes={self._pos}-{end}"
-            )["Body"].read()
+            body = self._client.get_object(Bucket=bucket, Key=key, Range=byte_range)["Body"].read()
         except Exception as exc:
             self.error = exc
             raise OSError(f"ranged GET failed: {type(exc).__name__}") from exc
@@ -431,18 +371,9 @@ def check_media_inputs(
             allowed_values=["upload", "presigned_url"],
         )
     validated = WanVideoRequest.from_any(request)
-    checker = Checker(
-        aws_conn_id=aws_conn_id,
-        s3_input_mode=s3_input_mode,
-        limits=limits if limits is not None else DEFAULT_LIMITS,
-        presign_expires=presign_expires,
-        s3=s3,
-    )
+    checker = Checker(aws_conn_id, s3_input_mode, limits or DEFAULT_LIMITS, presign_expires, s3)
     items = tuple(checker.check(ref) for ref in validated.media_references)
-    durations = [c.duration if c.ref.kind == "video" else 0.0 for c in items]
-    probed = sum(d or 0.0 for d in durations)
-    if all(d is not None for d in durations):
-        seconds: float | None = round(probed, 3)
-    else:
-        seconds = None if input_video_seconds is None else round(probed + float(input_video_seconds), 3)
+    durations = [c.duration for c in items if c.ref.kind == "video"]
+    stated = input_video_seconds if None in durations else 0.0  # the caller's seconds cover unprobed videos
+    seconds = None if stated is None else round(sum(d or 0.0 for d in durations) + float(stated), 3)
     return CheckedInputs(request=validated, input_video_seconds=seconds, items=items, checker=checker)

@@ -1,10 +1,9 @@
-"""uploadEndpoint delivery: Runware PUTs the video itself to a presigned S3 URL; we check it and file it.
+"""A task's outputs to S3, the one entry point for operator and sensor (:func:`land_task_outputs`).
 
-One endpoint per request, so only for ``numberResults == 1`` (:func:`upload_endpoint_eligible`). Before
-submitting: :func:`delivery_key` names the staging object ``{prefix}_delivered/{token}.{ext}`` and
-:func:`presigned_put_url` signs a PUT to it. After: :func:`verify_delivered` checks and checksums the
-object and moves it to the canonical key of :mod:`~airflow_provider_wan.media.landing` (giving a late PUT
-a few seconds first), or returns ``None`` so the caller streams the video instead.
+Videos are streamed by :mod:`.landing`; with ``uploadEndpoint`` delivery (one result per request),
+Runware PUTs the video to a presigned staging key ``{prefix}_delivered/{token}.{ext}`` and
+:func:`verify_delivered` checks it and moves it to landing's canonical key, or returns ``None`` so the
+video is streamed instead. docs/media.md has the details.
 """
 
 from __future__ import annotations
@@ -12,22 +11,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
 from tenacity import retry_if_result
 
 from airflow_provider_wan.errors import RunwareError
+from airflow_provider_wan.media import landing
 from airflow_provider_wan.media.formats import output_format_for
-from airflow_provider_wan.media.landing import (
-    LandedVideo,
-    TaskFolder,
-    content_length,
-    default_http,
-    object_metadata,
-    safe_key_part,
-    video_key,
-)
 from airflow_provider_wan.media.s3 import S3Location, move_object, normalize_prefix, s3_client, s3_failure
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
@@ -35,6 +27,7 @@ from airflow_provider_wan.retry import RetryPolicy
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from airflow_provider_wan.hooks.runware import RunwareHook
     from airflow_provider_wan.models import WanVideoRequest
 
 log = logging.getLogger(__name__)
@@ -53,13 +46,10 @@ def upload_endpoint_eligible(request: WanVideoRequest) -> bool:
 
 
 def delivery_key(location: S3Location, token: str, output_format: str | None = "MP4") -> str:
-    """The staging key Runware PUTs to: ``{prefix}_delivered/{token}.{ext}``.
-
-    ``token`` must be known before submitting and unique to the task instance; the staging object is
-    moved to the canonical key ``{prefix}{task_uuid}/00-{video_uuid}.{ext}`` once verified.
-    """
+    """The staging key Runware PUTs to: ``{prefix}_delivered/{token}.{ext}`` (``token``: known before
+    submitting, unique to the task instance)."""
     ext = output_format_for(output_format).ext
-    return f"{normalize_prefix(location.key)}_delivered/{safe_key_part(token, 'token')}.{ext}"
+    return f"{normalize_prefix(location.key)}_delivered/{landing.safe_key_part(token, 'token')}.{ext}"
 
 
 def presigned_put_url(
@@ -70,11 +60,8 @@ def presigned_put_url(
     expires: int = DEFAULT_PRESIGN_PUT_EXPIRES,
     s3: S3Client | None = None,
 ) -> str:
-    """A presigned PUT URL for ``key`` (full key) in ``location``'s bucket, masked in Airflow logs.
-
-    It carries a signature granting write access: pass it as the request's ``uploadEndpoint`` and never
-    log it. It differs on every call, so it must not feed the request fingerprint.
-    """
+    """A presigned PUT URL for ``key`` in ``location``'s bucket, masked in Airflow logs (it grants write
+    access). It differs on every call, so it must not feed the request fingerprint."""
     from airflow.sdk.log import mask_secret
 
     client = s3 if s3 is not None else s3_client(aws_conn_id)
@@ -93,43 +80,40 @@ def verify_delivered(
     key: str,
     aws_conn_id: str | None = "aws_default",
     output_format: str | None = "MP4",
-    check_url_size: bool = True,
     grace_seconds: float = 0.0,
     s3: S3Client | None = None,
     http_client: httpx.Client | None = None,
-) -> LandedVideo | None:
+) -> landing.LandedVideo | None:
     """Check an uploadEndpoint delivery at ``key`` (from :func:`delivery_key`) and file it like a copy.
 
-    The object must exist with a plausible size (> 0, and equal to the videoURL's Content-Length when a
-    HEAD can tell); its SHA-256 is streamed from S3; then it is moved (server-side copy with the usual
-    metadata, then delete) to the canonical key, where landing finds it on reruns. Returns ``None`` when
-    the object is missing or implausible (an implausible one is deleted): the caller then streams instead.
-    Runware may report success while its PUT is still under way: a staged object not there yet is given
-    ``grace_seconds`` to arrive (an implausible one is not waited for; a rerun finds the moved one at once).
+    The object must have a plausible size (> 0, and the videoURL's Content-Length when a HEAD tells); its
+    SHA-256 is streamed from S3 and it is moved to the canonical key. ``None`` when it is missing (after
+    ``grace_seconds``) or implausible (then deleted): the caller streams instead.
     """
     client = s3 if s3 is not None else s3_client(aws_conn_id)
     bucket, staged = location.bucket, f"s3://{location.bucket}/{key}"
     fmt = output_format_for(output_format, key)
-    final_key = video_key(location, task_uuid, 0, video, fmt.ext)
-    folder = TaskFolder(client, location, task_uuid)
+    final_key = landing.video_key(location, task_uuid, 0, video, fmt.ext)
+    folder = landing.TaskFolder(client, location, task_uuid)
     try:
         found = folder.existing(video, final_key)  # a rerun: moved there already
         if found is not None:
             return found
         info = folder.head(key)
-        if info is None and grace_seconds > 0:
-            info = _await_staged(client, location, task_uuid, key, grace_seconds)
+        if info is None and grace_seconds > 0:  # Runware's PUT may finish after the task reports success
+            waiting = dataclasses.replace(DELIVERY_WAIT, retry_max_seconds=grace_seconds).retrying(
+                f"Waiting for the delivery {staged}", retry=retry_if_result(lambda head: head is None)
+            )
+            info = waiting(lambda: landing.TaskFolder(client, location, task_uuid).head(key))
         if info is None:
             log.info("No delivered object at %s for task %s", staged, task_uuid)
             return None
         size = int(info.get("ContentLength", 0))
-        expected = _url_size(video.video_url, http_client) if check_url_size and video.video_url else None
+        expected = _url_size(video.video_url, http_client) if video.video_url else None
         if size == 0 or (expected is not None and size != expected):
+            shown = "> 0" if expected is None else expected
             log.warning(
-                "Delivered object %s has %d bytes (expected %s): deleting it and falling back to a copy",
-                staged,
-                size,
-                expected if expected is not None else "> 0",
+                "Delivered %s has %d bytes, not %s: deleting it, copying instead", staged, size, shown
             )
             client.delete_object(Bucket=bucket, Key=key)
             return None
@@ -140,41 +124,72 @@ def verify_delivered(
         if received != size:
             log.warning("Reading %s gave %d of %d bytes: falling back to a copy", staged, received, size)
             return None
-        meta = object_metadata(task_uuid, video, hasher.hexdigest())
+        meta = landing.object_metadata(task_uuid, video, hasher.hexdigest())
         move_object(client, bucket, key, final_key, size, fmt.mime, meta)
     except RunwareError:
         raise
     except Exception as exc:
         raise s3_failure(f"verifying the delivery at {staged}", exc, task_uuid) from None
-    landed = LandedVideo(
-        video, task_uuid, f"s3://{bucket}/{final_key}", meta["sha256"], size, fmt.mime, "upload_endpoint"
-    )
+    uri = f"s3://{bucket}/{final_key}"
+    landed = landing.LandedVideo(video, task_uuid, uri, meta["sha256"], size, fmt.mime, "upload_endpoint")
     log.info("Verified the delivered video %s, now at %s (%d bytes)", video.video_uuid, landed.s3_uri, size)
     return landed
 
 
-def _await_staged(client: S3Client, location: S3Location, task_uuid: str, key: str, grace: float) -> Any:
-    """The staged object's HEAD once it arrives, polling with the one retry policy; None after ``grace`` s."""
-    policy = dataclasses.replace(DELIVERY_WAIT, retry_max_seconds=grace)
-    waiting = policy.retrying(
-        f"Waiting for the delivery {key}", retry=retry_if_result(lambda info: info is None)
-    )
-    info = waiting(lambda: TaskFolder(client, location, task_uuid).head(key))
-    if info is not None:
-        log.info(
-            "The uploadEndpoint delivery s3://%s/%s arrived after the task finished", location.bucket, key
-        )
-    return info
-
-
 def _url_size(url: str, http_client: httpx.Client | None) -> int | None:
     """Content-Length of a URL by HEAD, or None when unknown (failures are fine: a plausibility check)."""
-    client = http_client or default_http()
+    client = http_client or landing.default_http()
     try:
         response = client.head(url, headers={"Accept-Encoding": "identity"})
-        return content_length(response) if response.status_code == 200 else None
+        return landing.content_length(response) if response.status_code == 200 else None
     except httpx.HTTPError:
         return None
     finally:
         if http_client is None:
             client.close()
+
+
+def land_task_outputs(
+    videos: Sequence[VideoResult] | None = None,
+    *,
+    task_uuid: str,
+    location: S3Location,
+    aws_conn_id: str | None = "aws_default",
+    hook: RunwareHook | None = None,
+    output_format: str | None = "MP4",
+    delivered: bool | str = False,
+    delivery_grace_seconds: float = DELIVERY_GRACE_SECONDS,
+    s3: S3Client | None = None,
+    http_client: httpx.Client | None = None,
+    **options: Any,
+) -> list[landing.LandedVideo]:
+    """Land every video of ``task_uuid`` under ``location`` (bucket and key prefix), in task order.
+
+    :param videos: the task's successful results; ``None`` reads them with one getResponse through ``hook``.
+    :param hook: refreshes expired URLs (and reads ``videos``); without it an expired URL is an error.
+    :param delivered: the :func:`delivery_key` of an ``uploadEndpoint`` delivery: verified and filed
+        instead of copying (copied as usual when missing or implausible; ``True`` without a key copies).
+    :param delivery_grace_seconds: how long a delivery not there yet is waited for before copying.
+    :param options: for :func:`~.landing.land_videos` (``chunk_size``, ``upload_concurrency``, ``retry``).
+    """
+    if videos is None:
+        if hook is None:
+            raise ValueError("land_task_outputs needs either videos or a hook to read them")
+        state = hook.get_responses([task_uuid]).get(task_uuid)
+        videos = list(state.results) if state is not None else []
+    common: dict[str, Any] = {"task_uuid": task_uuid, "location": location, "aws_conn_id": aws_conn_id}
+    common |= {"output_format": output_format, "s3": s3, "http_client": http_client}
+    if delivered and len(videos) == 1:
+        if isinstance(delivered, str):
+            landed = verify_delivered(
+                videos[0], key=delivered, grace_seconds=delivery_grace_seconds, **common
+            )
+            if landed is not None:
+                return [landed]
+            log.warning("The uploadEndpoint delivery of task %s is not usable: copying the video", task_uuid)
+        else:
+            log.warning(
+                "No delivery key given for task %s: copying the video instead of verifying", task_uuid
+            )
+    refresh = landing.runware_url_refresher(hook, task_uuid) if hook is not None else None
+    return landing.land_videos(videos, refresh_url=refresh, **common, **options)

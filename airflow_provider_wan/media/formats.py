@@ -21,27 +21,26 @@ class MediaFormat:
     kind: MediaKind
     mime: str
     ext: str
+    aliases: tuple[str, ...] = ()  # other MIME types a data URI may declare for it
 
 
 FORMATS: dict[str, MediaFormat] = {
     f.name: f
     for f in (
         MediaFormat("png", "image", "image/png", "png"),
-        MediaFormat("jpeg", "image", "image/jpeg", "jpg"),
+        MediaFormat("jpeg", "image", "image/jpeg", "jpg", ("image/jpg",)),
         MediaFormat("webp", "image", "image/webp", "webp"),
         MediaFormat("mp4", "video", "video/mp4", "mp4"),
         MediaFormat("mov", "video", "video/quicktime", "mov"),
         MediaFormat("webm", "video", "video/webm", "webm"),
-        MediaFormat("mp3", "audio", "audio/mpeg", "mp3"),
-        MediaFormat("wav", "audio", "audio/wav", "wav"),
-        MediaFormat("flac", "audio", "audio/flac", "flac"),
+        MediaFormat("mp3", "audio", "audio/mpeg", "mp3", ("audio/mp3",)),
+        MediaFormat("wav", "audio", "audio/wav", "wav", ("audio/x-wav", "audio/wave")),
+        MediaFormat("flac", "audio", "audio/flac", "flac", ("audio/x-flac",)),
     )
 }
 
 ALLOWED: dict[MediaKind, tuple[str, ...]] = {
-    "image": ("png", "jpeg", "webp"),
-    "video": ("mp4", "mov", "webm"),
-    "audio": ("mp3", "wav", "flac"),
+    kind: tuple(f.name for f in FORMATS.values() if f.kind == kind) for kind in ("image", "video", "audio")
 }
 
 # QuickTime files may start with any of these top-level atoms instead of ``ftyp``.

@@ -1,21 +1,9 @@
 """Stream a task's output videos to S3 and record them: checksummed, idempotent, bounded in memory.
 
-* Keys are deterministic: ``{prefix}{task_uuid}/{index:02d}-{video_uuid}.{ext}``.
-* Each video is streamed from its ``videoURL`` into S3: one ``PutObject`` when its Content-Length fits in
-  one chunk, else boto3's transfer manager uploads ``chunk_size`` parts, ``upload_concurrency`` at a time
-  and no more in memory, while the download goes on. Content-Length is checked against the bytes received
-  and SHA-256 is computed on the fly; a failed copy aborts its multipart upload, so no half-written
-  object ever becomes visible.
-* Objects carry metadata ``task-uuid``, ``video-uuid``, ``seed``, ``cost`` and ``sha256``. Before copying,
-  the task's folder is listed: an object with the same ``video-uuid`` and a ``sha256`` means the video
-  was landed already (``method="existing"``), so a rerun copies nothing.
-* Transient failures (the one retryable set of :mod:`airflow_provider_wan.retry`) are retried with the
-  landing :class:`~airflow_provider_wan.retry.RetryPolicy`. A 403/404/410 on download means an expired
-  URL: it is refreshed ONCE through ``refresh_url(video_uuid)``; otherwise a
-  :class:`~airflow_provider_wan.errors.RunwareNotFoundError` names the task and video UUIDs. Nothing is
-  ever regenerated.
-
-boto3 is imported lazily (through the amazon provider's S3Hook) so that DAG parsing never loads it.
+Keys are ``{prefix}{task_uuid}/{index:02d}-{video_uuid}.{ext}``; objects carry ``task-uuid``, ``video-uuid``,
+``seed``, ``cost`` and ``sha256`` metadata, so a rerun finds a landed video and copies nothing. Transient
+failures are retried (:mod:`airflow_provider_wan.retry`); an expired URL is refreshed once, never
+regenerated. docs/media.md explains the streaming, checks and memory bounds.
 """
 
 from __future__ import annotations
@@ -110,14 +98,10 @@ def video_key(location: S3Location, task_uuid: str, index: int, video: VideoResu
 
 
 def object_metadata(task_uuid: str, video: VideoResult, sha256: str | None) -> dict[str, str]:
-    meta = {"task-uuid": task_uuid, "video-uuid": video.video_uuid}
-    if video.seed is not None:
-        meta["seed"] = str(video.seed)
-    if video.cost is not None:
-        meta["cost"] = repr(video.cost)
-    if sha256 is not None:
-        meta["sha256"] = sha256
-    return meta
+    seed, cost = video.seed, video.cost
+    meta = {"task-uuid": task_uuid, "video-uuid": video.video_uuid, "sha256": sha256}
+    meta |= {"seed": None if seed is None else str(seed), "cost": None if cost is None else repr(cost)}
+    return {name: value for name, value in meta.items() if value is not None}
 
 
 class TaskFolder:
@@ -137,9 +121,7 @@ class TaskFolder:
                 pages = self.s3.get_paginator("list_objects_v2").paginate(
                     Bucket=self.bucket, Prefix=self.folder
                 )
-                self._keys = [
-                    obj["Key"] for page in pages for obj in page.get("Contents", []) if "Key" in obj
-                ]
+                self._keys = [str(key) for key in pages.search("Contents[].Key")]
             except Exception as exc:
                 raise s3_failure(f"listing s3://{self.bucket}/{self.folder}", exc, self.task_uuid) from None
         return self._keys
@@ -156,29 +138,21 @@ class TaskFolder:
 
     def existing(self, video: VideoResult, key: str) -> LandedVideo | None:
         """An object of this task already holding this video (same video-uuid, with a sha256)."""
-        keys = self.keys()
         # The expected key first, then keys naming the video, then the rest.
-        ordered = [key] if key in keys else []
-        ordered += sorted((k for k in keys if k != key), key=lambda k: video.video_uuid not in k)
-        for candidate in ordered:
+        for candidate in sorted(self.keys(), key=lambda k: (k != key, video.video_uuid not in k)):
             info = self.head(candidate)
             meta = {k.lower(): v for k, v in ((info or {}).get("Metadata") or {}).items()}
             if info is not None and meta.get("video-uuid") == video.video_uuid and meta.get("sha256"):
+                uri, size = f"s3://{self.bucket}/{candidate}", int(info.get("ContentLength", 0))
+                content_type = str(info.get("ContentType", ""))
                 return LandedVideo(
-                    video=video,
-                    task_uuid=self.task_uuid,
-                    s3_uri=f"s3://{self.bucket}/{candidate}",
-                    sha256=str(meta["sha256"]),
-                    size_bytes=int(info.get("ContentLength", 0)),
-                    content_type=str(info.get("ContentType", "")),
-                    method="existing",
+                    video, self.task_uuid, uri, str(meta["sha256"]), size, content_type, "existing"
                 )
         return None
 
 
 class _Expired(Exception):
-    def __init__(self, status: int) -> None:
-        super().__init__(f"HTTP {status}" if status else "no videoURL")
+    """The URL answered 403/404/410 (or there is none): refresh it, never retry it."""
 
 
 class _Download(io.RawIOBase):
@@ -243,43 +217,40 @@ class _Lander:
             log.info("Video %s is already at %s: skipped", video.video_uuid, found.s3_uri)
             return found
         what = f"video {video.video_uuid} of task {task_uuid}"
-        url, refreshed = video.video_url, False
-        while True:
+        copy = self.retry.retrying(f"Copying {what} to S3")
+        url, how = video.video_url, "and no way to refresh the URL was given"
+        for refresh in (refresh_url, None):
             try:
                 if not url:
-                    raise _Expired(0)
-                copy = self.retry.retrying(f"Copying {what} to S3")
+                    raise _Expired("no videoURL")
                 landed: LandedVideo = copy(self._copy, url, key, video, fmt, what)
                 return landed
             except _Expired as exc:
-                if refreshed or refresh_url is None:
-                    how = (
-                        "even after refreshing its URL once"
-                        if refreshed
-                        else "and no way to refresh the URL was given"
-                    )
-                    raise _gone(video, task_uuid, str(exc), how) from None
-                log.warning("Download of %s failed (%s): asking Runware for a fresh URL once", what, exc)
-                url, refreshed = refresh_url(video.video_uuid), True
-                if not url:
-                    raise _gone(
-                        video, task_uuid, str(exc), "and Runware returned no fresh URL for it"
-                    ) from None
+                reason = str(exc)
+            if refresh is None:
+                break
+            log.warning("Download of %s failed (%s): asking Runware for a fresh URL once", what, reason)
+            url, how = refresh(video.video_uuid), "even after refreshing its URL once"
+            if not url:
+                how = "and Runware returned no fresh URL for it"
+                break
+        raise _gone(video, task_uuid, reason, how)
 
     def _copy(self, url: str, key: str, video: VideoResult, fmt: MediaFormat, what: str) -> LandedVideo:
         try:
             with self.http.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
                 status = response.status_code
                 if status in EXPIRED_STATUSES:
-                    raise _Expired(status)
+                    raise _Expired(f"HTTP {status}")
                 if status != 200:
-                    retry_after = retry_after_seconds(response.headers)
                     raise RunwareError(
                         f"Downloading {what} from {_host(url)} answered HTTP {status}",
                         task_uuid=self.folder.task_uuid,
                         http_status=status,
-                        details={"video_uuid": video.video_uuid}
-                        | ({"retry_after": retry_after} if retry_after is not None else {}),
+                        details={
+                            "video_uuid": video.video_uuid,
+                            "retry_after": retry_after_seconds(response.headers),
+                        },
                     )
                 return self._store(_Download(response, what), key, video, fmt)
         except httpx.HTTPError as exc:
@@ -328,13 +299,9 @@ def _gone(video: VideoResult, task_uuid: str, reason: str, how: str) -> RunwareE
 
 
 def content_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("Content-Length")
-    if value is None or response.headers.get("Content-Encoding", "identity").lower() not in ("identity", ""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        return None
+    value = response.headers.get("Content-Length", "")
+    identity = response.headers.get("Content-Encoding", "identity").lower() in ("identity", "")
+    return int(value) if identity and value.isdigit() else None
 
 
 def _host(url: str) -> str:
@@ -363,15 +330,12 @@ def land_videos(
     s3: S3Client | None = None,
     http_client: httpx.Client | None = None,
 ) -> list[LandedVideo]:
-    """Copy each video of a task under ``location`` (bucket and key prefix); see the module doc.
+    """Copy each video of a task (results in task order) under ``location`` (bucket and key prefix).
 
-    :param videos: the task's results, in task order.
     :param refresh_url: called at most once per video after a 403/404/410, returns a fresh URL or None.
     :param output_format: the request's ``outputFormat``; the URL's extension wins when it has one.
-    :param chunk_size: multipart part size and the single-PUT threshold (at least 5 MiB).
-    :param upload_concurrency: parts uploading while the download continues; memory stays at about
-        ``(upload_concurrency + 1) x chunk_size``.
-    :param retry: tries per video on transient failures (5xx, dropped or truncated download, S3 errors).
+    :param chunk_size: multipart part size and the single-PUT threshold (at least 5 MiB); memory stays at
+        about ``(upload_concurrency + 1) x chunk_size``.
     :raises RunwareNotFoundError: a URL expired and could not be refreshed (names task and video UUIDs).
     """
     if chunk_size < MIN_PART_SIZE:
@@ -417,8 +381,7 @@ def runware_url_refresher(hook: RunwareHook, task_uuid: str) -> RefreshUrl:
         data: Any = response.get("data") if isinstance(response, Mapping) else response
         for item in data if isinstance(data, list) else []:
             if isinstance(item, Mapping) and item.get("videoUUID") == video_uuid:
-                url = item.get("videoURL")
-                return url if isinstance(url, str) and url else None
+                return item.get("videoURL") or None
         return None
 
     return refresh

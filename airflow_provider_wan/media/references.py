@@ -1,9 +1,6 @@
-"""What a media reference is, from its text alone (no I/O): the forms a user may give and what each needs.
-
-Accepted for ``reference_images``, ``frame_images[].image``, ``reference_videos`` and ``audio``: a media
-UUID or an ``http(s)://`` URL (Runware takes them as they are), a data URI or plain base64 (images go
-inline; videos and audio are uploaded), a local path or ``file://`` URI, and ``s3://bucket/key``.
-The request model accepts all of them unresolved; :mod:`.checks` and :mod:`.uploads` resolve them.
+"""What a media reference is, from its text alone (no I/O): a media UUID or ``http(s)://`` URL (taken by
+Runware as is), a data URI or plain base64, a local path or ``file://`` URI, or ``s3://bucket/key``.
+The request model accepts them unresolved; :mod:`.checks` and :mod:`.uploads` resolve them.
 """
 
 from __future__ import annotations
@@ -33,33 +30,32 @@ def is_uuid(value: object) -> bool:
     return isinstance(value, str) and _UUID_RE.match(value) is not None
 
 
+_PREFIXES: Final[dict[str, SourceForm]] = {
+    "s3://": "s3",
+    "file://": "file",
+    "http://": "url",
+    "https://": "url",
+    "data:": "data_uri",
+}
+
+
 def classify_reference(value: str, kind: MediaKind) -> SourceForm:
     """Which of the accepted forms a reference string is."""
     text = value.strip()
     lowered = text[:10].lower()
-    if lowered.startswith("s3://"):
-        return "s3"
-    if lowered.startswith("file://"):
-        return "file"
-    if lowered.startswith(("http://", "https://")):
-        return "url"
-    if lowered.startswith("data:"):
-        return "data_uri"
+    form = next((form for prefix, form in _PREFIXES.items() if lowered.startswith(prefix)), None)
+    if form is not None:
+        return form
     if is_uuid(text):
         return "uuid"
     if _SCHEME_RE.match(text):
         return "unsupported"  # gs://, ftp://...
-    if _looks_base64(text):
-        return "base64"
+    # Plain base64 of a supported media format (decodes the first bytes only)?
+    if len(text) >= _MIN_BASE64_CHARS and B64_RE.fullmatch(text[:4096]):
+        head = b64_head(text)
+        if head is not None and sniff(head) is not None:
+            return "base64"
     return "file"
-
-
-def _looks_base64(text: str) -> bool:
-    """Plain base64 of a supported media format (decodes the first bytes only)."""
-    if len(text) < _MIN_BASE64_CHARS or not B64_RE.fullmatch(text[:4096]):
-        return False
-    head = b64_head(text)
-    return head is not None and sniff(head) is not None
 
 
 def b64_head(payload: str) -> bytes | None:

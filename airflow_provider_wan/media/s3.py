@@ -1,8 +1,5 @@
-"""Small S3 helpers shared by input resolution and output landing.
-
-boto3/botocore and the amazon provider are imported lazily inside functions: the operator module imports
-this package at DAG-parse time, and parsing must stay free of those imports.
-"""
+"""Small S3 helpers shared by input resolution and output landing (boto3 imported lazily: DAG parsing
+imports this package and must stay free of it)."""
 
 from __future__ import annotations
 
@@ -36,8 +33,7 @@ def parse_s3_uri(uri: str, *, parameter: str = "s3_uri", require_key: bool = Tru
     """Split ``s3://bucket/key`` (a destination prefix may be empty when ``require_key`` is False)."""
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise InvalidRequestError(f"expected an s3://bucket/key URI, got {uri!r}", parameter=parameter)
-    rest = uri[len("s3://") :]
-    bucket, _, key = rest.partition("/")
+    bucket, _, key = uri[len("s3://") :].partition("/")
     if not bucket or (require_key and not key):
         what = "s3://bucket/key" if require_key else "s3://bucket[/prefix/]"
         raise InvalidRequestError(f"expected {what}, got {uri!r}", parameter=parameter)
@@ -76,40 +72,27 @@ NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NoSuchBucket", "NotFound"})
 DENIED_CODES = frozenset({"403", "AccessDenied", "Forbidden", "AllAccessDisabled", "InvalidAccessKeyId"})
 
 
-def s3_failure(action: str, exc: BaseException, task_uuid: str | None = None) -> RunwareError:
+def s3_failure(
+    action: str, exc: BaseException, task_uuid: str | None = None, parameter: str | None = None
+) -> RunwareError:
     """An S3 failure as a Runware error: a missing bucket and a denial are final, the rest transport."""
     code = error_code(exc)
+    ids: dict[str, Any] = {"task_uuid": task_uuid, "parameter": parameter}
     if code == "NoSuchBucket":
-        return RunwareNotFoundError(
-            f"{action}: the destination bucket does not exist",
-            code="noSuchBucket",
-            task_uuid=task_uuid,
-            retryable=False,
-        )
+        message = f"{action}: the destination bucket does not exist"
+        return RunwareNotFoundError(message, code="noSuchBucket", retryable=False, **ids)
     if code in DENIED_CODES or code == "SignatureDoesNotMatch":
-        return RunwareError(
-            f"{action}: access denied ({code})",
-            code="s3AccessDenied",
-            category="auth",
-            task_uuid=task_uuid,
-            retryable=False,
-        )
-    return RunwareTransportError(
-        f"{action} failed: {type(exc).__name__}: {str(exc)[:200]}",
-        code="s3Error",
-        category="transport",
-        task_uuid=task_uuid,
-    )
+        message = f"{action}: access denied ({code})"
+        return RunwareError(message, code="s3AccessDenied", category="auth", retryable=False, **ids)
+    message = f"{action} failed: {type(exc).__name__}: {str(exc)[:200]}"
+    return RunwareTransportError(message, code="s3Error", category="transport", **ids)
 
 
 def move_object(
     s3: S3Client, bucket: str, source: str, target: str, size: int, content_type: str, meta: dict[str, str]
 ) -> None:
-    """Server-side copy ``source`` to ``target`` with new metadata, then delete ``source`` if different.
-
-    No bytes pass through the worker; above 5 GiB boto3's managed multipart copy does it. With ``source ==
-    target`` this only replaces the object's metadata.
-    """
+    """Server-side copy ``source`` to ``target`` with new metadata (boto3's managed copy above 5 GiB), then
+    delete ``source`` if different; with ``source == target`` only the metadata changes."""
     copy_source = {"Bucket": bucket, "Key": source}
     # A full-object checksum for the copy: a multipart source's is per part ("...-N"), which does not
     # describe the copy (and that S3 emulators would hand on as if it did).

@@ -504,7 +504,7 @@ def test_errors_are_runware_family() -> None:
 def test_parse_time_imports_stay_light() -> None:
     code = (
         "import sys, airflow_provider_wan.media.checks, airflow_provider_wan.media.uploads; "
-        "import airflow_provider_wan.media.outputs; "
+        "import airflow_provider_wan.media.delivery; "
         "bad = [n for n in ('boto3', 'botocore', 'av', 'airflow.providers.amazon') if n in sys.modules]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

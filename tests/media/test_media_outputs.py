@@ -17,12 +17,12 @@ from airflow_provider_wan.errors import InvalidRequestError, RunwareNotFoundErro
 from airflow_provider_wan.hooks.runware import RunwareHook
 from airflow_provider_wan.media.delivery import (
     delivery_key,
+    land_task_outputs,
     presigned_put_url,
     upload_endpoint_eligible,
     verify_delivered,
 )
 from airflow_provider_wan.media.landing import land_videos, object_key
-from airflow_provider_wan.media.outputs import land_task_outputs
 from airflow_provider_wan.media.s3 import S3Location, parse_s3_uri
 from airflow_provider_wan.models import WanVideoRequest
 from airflow_provider_wan.results import VideoResult

@@ -18,7 +18,7 @@ import pytest
 
 from airflow_provider_wan.errors import RunwareNotFoundError
 from airflow_provider_wan.hooks.runware import RunwareHook
-from airflow_provider_wan.media.outputs import land_task_outputs
+from airflow_provider_wan.media.delivery import land_task_outputs
 from airflow_provider_wan.media.s3 import parse_s3_uri
 from airflow_provider_wan.models import WanVideoRequest
 from airflow_provider_wan.results import VideoResult
