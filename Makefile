@@ -7,7 +7,8 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-oldest lint typecheck unit demo bench soak emulator compose-tool compose-check clean lock
+.PHONY: venv test test-oldest lint typecheck unit demo bench soak soak-distributed distributed-tools emulator \
+	compose-tool compose-check clean lock
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -20,9 +21,9 @@ venv: $(STAMP)
 
 # Re-resolve the pinned environment after changing dependencies in pyproject.toml.
 lock:
-	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra dev -c requirements/constraints.txt \
+	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra distributed --extra dev -c requirements/constraints.txt \
 		-o requirements/dev.lock
-	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra dev \
+	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra distributed --extra dev \
 		-c requirements/constraints-oldest.txt -o requirements/oldest.lock
 
 lint: venv
@@ -63,6 +64,17 @@ bench: venv
 
 soak: venv
 	$(PY) -m benchmarks.soak $(SOAK_ARGS)
+
+# The production topology on this machine: Postgres and Redis from Debian's packages (installed when missing),
+# CeleryExecutor with two workers and two triggerers, all on loopback. See docs/benchmarks.md.
+distributed-tools:
+	@{ command -v redis-server && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; }; } >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql redis-server >/dev/null; \
+		else echo "postgresql or redis-server is missing: sudo apt-get update &&" \
+			"sudo apt-get install -y postgresql redis-server" >&2; exit 1; fi; }
+
+soak-distributed: venv distributed-tools
+	$(PY) -m benchmarks.soak_distributed $(SOAK_ARGS)
 
 # docker-compose (Debian's v1) validates docker-compose.yml without a Docker engine; installed when missing.
 # WAN_SKIP_COMPOSE=1 (environment or make argument) skips that validation on purpose: nothing is installed
