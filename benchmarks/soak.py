@@ -402,8 +402,11 @@ def _drive(
                 and deferred
             ):
                 waiting_since = waiting_since if waiting_since is not None else now
-                if len(deferred) >= cfg.min_deferred_at_restart or now - waiting_since > 20:
-                    event = plan[len(restarts)]
+                keys = [(ti["dag_run_id"], ti["map_index"], ti["try_number"]) for ti in deferred]
+                event = stack.resolve(plan[len(restarts)], keys)
+                if event is not None and (
+                    len(deferred) >= cfg.min_deferred_at_restart or now - waiting_since > 20
+                ):
                     known = stack.triggerer_job_ids(api)
                     survivors = [
                         job
@@ -416,7 +419,7 @@ def _drive(
                         at_seconds=round(now, 1),
                         killed_at=time.time(),
                         begun_fraction=round(begun / total, 3),
-                        deferred=[(ti["dag_run_id"], ti["map_index"], ti["try_number"]) for ti in deferred],
+                        deferred=keys,
                         old_job_ids=stack.job_ids_of(api, event.component),
                         component=event.component,
                         restarted=event.restart,

@@ -46,6 +46,7 @@ from benchmarks.soak_stack import SoakStack, TriggererEvent
 RESULTS = Path(__file__).resolve().parent / "results" / "soak-distributed.json"
 WORKERS = ("celery-worker-1", "celery-worker-2")
 TRIGGERERS = ("triggerer-1", "triggerer-2")
+BUSIEST, SURVIVOR = "<the triggerer running the most triggers>", "<the remaining triggerer>"
 
 
 def distributed_config(*, small: bool = False) -> SoakConfig:
@@ -122,11 +123,24 @@ class DistributedStack(SoakStack):
             self.job_of[name] = new[0]
 
     def triggerer_plan(self, count: int) -> list[TriggererEvent]:
-        """First a crash of triggerer-1 with no restart (failover), then restarts of the survivor."""
-        plan = [TriggererEvent(TRIGGERERS[0], signal.SIGKILL, restart=False)]
+        """First a crash, with no restart, of the triggerer running the most triggers (failover), then
+        restarts of the survivor (SIGTERM, SIGKILL, ...). Components are chosen by :meth:`resolve`."""
+        plan = [TriggererEvent(BUSIEST, signal.SIGKILL, restart=False)]
         signals = (signal.SIGTERM, signal.SIGKILL)
-        plan += [TriggererEvent(TRIGGERERS[1], signals[i % 2]) for i in range(count - 1)]
+        plan += [TriggererEvent(SURVIVOR, signals[i % 2]) for i in range(count - 1)]
         return plan[:count]
+
+    def resolve(self, event: TriggererEvent, deferred: list[tuple[str, int, int]]) -> TriggererEvent | None:
+        live = [name for name in TRIGGERERS if name in self.components]
+        if event.component == SURVIVOR:
+            return dataclasses.replace(event, component=live[0]) if live else None
+        if event.component != BUSIEST:
+            return event
+        # Only a triggerer that runs deferred triggers now makes a failover worth measuring.
+        jobs = [job for key in deferred for job in self.trigger_jobs(*key)]
+        load = {name: jobs.count(self.job_of[name]) for name in live if name in self.job_of}
+        busiest = max(load, key=load.__getitem__, default=None)
+        return dataclasses.replace(event, component=busiest) if busiest and load[busiest] else None
 
     def check_alive(self) -> None:
         """A Celery worker that the soak DAG killed on purpose is retired (not restarted); anything else

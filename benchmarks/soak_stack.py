@@ -109,6 +109,22 @@ class SoakStack(AirflowStack):
         signals = (signal.SIGKILL, signal.SIGTERM)
         return [TriggererEvent("triggerer", signals[i % 2]) for i in range(count)]
 
+    def resolve(self, event: TriggererEvent, deferred: list[tuple[str, int, int]]) -> TriggererEvent | None:
+        """The event to carry out now, given the deferred (run, map_index, try); None: not yet."""
+        return event
+
+    def trigger_jobs(self, run_id: str, map_index: int, try_number: int) -> set[int]:
+        """Triggerer job ids that ran this try's trigger (``attempt=N.log.trigger.<job>.log``)."""
+        directory = self.ti_log_dir(run_id, map_index)
+        prefix = f"attempt={try_number}.log.trigger."
+        if not directory.is_dir():
+            return set()
+        return {
+            int(path.name[len(prefix) : -len(".log")])
+            for path in directory.glob(f"{prefix}*.log")
+            if path.name[len(prefix) : -len(".log")].isdigit()
+        }
+
     def kill_component(self, name: str, sig: signal.Signals, *, restart: bool = True) -> None:
         """Kill ``name``'s process group with ``sig`` (SIGKILL: a crash); start a new one if ``restart``."""
         old = self.components.pop(name)
