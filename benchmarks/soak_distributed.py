@@ -74,6 +74,7 @@ class DistributedStack(SoakStack):
     broker_url: str = ""
     worker_concurrency: int = 6
     heartbeat_timeout: int = 30  # seconds: how soon the try of a killed worker is failed and retried
+    queued_timeout: int = 120  # seconds: how soon a task stuck in a killed worker's queue is requeued
 
     def env(self) -> dict[str, str]:
         env = super().env()
@@ -86,6 +87,11 @@ class DistributedStack(SoakStack):
                 "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(self.worker_concurrency),
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout),
                 "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "5",
+                # A killed worker takes the messages it had reserved with it (acks_late: Redis would
+                # redeliver them only after the visibility timeout, a day): the scheduler requeues such
+                # tasks once they have been queued this long.
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": str(self.queued_timeout),
+                "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT_CHECK_INTERVAL": "15",
             }
         )
         return env
