@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from tests.e2e_support import free_port, stop_group
 
@@ -39,6 +39,9 @@ def postgres_binary(name: str) -> str:
     if found:
         return found
     raise FileNotFoundError(f"PostgreSQL's {name} is not installed: {INSTALL_HINT}")
+
+
+S = TypeVar("S", bound="_Server")
 
 
 class _Server:
@@ -78,6 +81,17 @@ class _Server:
                 time.sleep(0.3)
         raise TimeoutError(f"{self.name} not ready after {timeout}s ({last!r}):\n{self.log_tail()}")
 
+    def start(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: S) -> S:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -103,14 +117,6 @@ class PostgresServer(_Server):
     stop_signal = signal.SIGINT  # "fast" shutdown: SIGTERM would wait for Airflow's pooled connections
     user = "airflow"
     database = "airflow"
-
-    def __enter__(self) -> PostgresServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def start(self, timeout: float = 90.0) -> None:
         import psycopg2  # type: ignore[import-untyped]
@@ -157,14 +163,6 @@ class RedisServer(_Server):
     """``redis-server`` on 127.0.0.1:<free port>, no RDB snapshots, no AOF: the Celery broker."""
 
     name = "redis"
-
-    def __enter__(self) -> RedisServer:
-        try:
-            self.start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
 
     def start(self, timeout: float = 30.0) -> None:
         import redis

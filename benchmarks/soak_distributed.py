@@ -53,7 +53,7 @@ def distributed_config(*, small: bool = False) -> SoakConfig:
     """The full run (300 generations, failover kill + survivor restart, one Celery worker kill) or the
     small one (~20 generations, the failover kill, one Celery worker kill)."""
     if not small:
-        return SoakConfig(deadline=1500.0, worker_kills=1, fuzz_examples=0)
+        return SoakConfig(deadline=3000.0, worker_kills=1, fuzz_examples=0)
     return dataclasses.replace(
         SoakConfig.small(),
         generations=20,

@@ -4,12 +4,18 @@ Postgres and Redis from the OS packages on loopback, Airflow with the CeleryExec
 two triggerers, scheduler, dag-processor and api-server as real processes; ~20 mapped generations under
 the soak's faults, the first triggerer SIGKILLed and not restarted (the second must adopt its triggers),
 one Celery worker SIGKILLed right after a submit. ``make test`` installs the packages (``make
-distributed-tools``); without them (and not root) the test is skipped, naming the install command.
+distributed-tools``); without them the tests are skipped, naming the install command.
+
+The small soak takes 3.5-4 min on the 2-core machine under load (Airflow up in 50-75 s on Postgres, the
+DAG run ~140 s, longer when a task waits out the queued timeout after the worker kill): too long for
+``make test``'s budget, so it runs only with ``WAN_SOAK_DISTRIBUTED=1``; ``make soak-distributed`` runs
+the full one. The local services test always runs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -46,6 +52,10 @@ def test_local_services_bind_loopback_and_leave_nothing(tmp_path: Path) -> None:
     assert not any(d.exists() for d in directories)
 
 
+@pytest.mark.skipif(
+    os.environ.get("WAN_SOAK_DISTRIBUTED") != "1",
+    reason="3.5-4 min: set WAN_SOAK_DISTRIBUTED=1 (make soak-distributed runs the full soak)",
+)
 def test_small_distributed_soak(emulator: Any, moto_s3: str, tmp_path: Path) -> None:
     if missing := _missing_servers():
         pytest.skip(missing)
