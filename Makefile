@@ -7,7 +7,8 @@ export UV_COMPILE_BYTECODE := 1
 export UV_PYTHON_DOWNLOADS := never
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test test-oldest lint typecheck unit test-ui demo bench soak emulator compose-tool compose-check browser-tool clean lock
+.PHONY: venv test test-oldest lint typecheck unit test-ui demo bench soak soak-distributed distributed-tools \
+	emulator compose-tool compose-check browser-tool clean lock
 
 $(STAMP): pyproject.toml requirements/dev.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -20,9 +21,9 @@ venv: $(STAMP)
 
 # Re-resolve the pinned environment after changing dependencies in pyproject.toml.
 lock:
-	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra dev -c requirements/constraints.txt \
+	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra distributed --extra dev -c requirements/constraints.txt \
 		-o requirements/dev.lock
-	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra dev \
+	uv pip compile --quiet -p $(PYTHON) pyproject.toml --extra amazon --extra emulator --extra distributed --extra dev \
 		-c requirements/constraints-oldest.txt -o requirements/oldest.lock
 
 lint: venv
@@ -34,7 +35,7 @@ typecheck: venv
 	$(VENV)/bin/mypy airflow_provider_wan
 
 # tests/ui (the browser test) runs here too: it needs the system's Chromium (browser-tool).
-unit: venv compose-tool browser-tool
+unit: venv compose-tool browser-tool distributed-tools
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 # Only the browser test of the provider in Airflow's UI (screenshots in test-artifacts/ui/).
@@ -70,6 +71,21 @@ bench: venv
 
 soak: venv
 	$(PY) -m benchmarks.soak $(SOAK_ARGS)
+
+# The production topology on this machine: Postgres and Redis from Debian's packages (installed when missing),
+# CeleryExecutor with two workers and two triggerers, all on loopback. See docs/benchmarks.md.
+# WAN_SKIP_DISTRIBUTED=1 installs nothing: tests/test_soak_distributed.py then skips, naming the packages.
+distributed-tools:
+	@{ command -v redis-server && { command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; }; } >/dev/null 2>&1 || { \
+		if [ "$${WAN_SKIP_DISTRIBUTED:-}" = 1 ]; then echo "postgresql/redis-server missing; WAN_SKIP_DISTRIBUTED=1:" \
+			"the distributed soak tests are skipped" >&2; \
+		elif [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+			apt-get install -y -qq postgresql redis-server >/dev/null; \
+		else echo "postgresql or redis-server is missing: sudo apt-get update &&" \
+			"sudo apt-get install -y postgresql redis-server (or set WAN_SKIP_DISTRIBUTED=1)" >&2; exit 1; fi; }
+
+soak-distributed: venv distributed-tools
+	$(PY) -m benchmarks.soak_distributed $(SOAK_ARGS)
 
 # docker-compose (Debian's v1) validates docker-compose.yml without a Docker engine; installed when missing.
 # WAN_SKIP_COMPOSE=1 (environment or make argument) skips that validation on purpose: nothing is installed

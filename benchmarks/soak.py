@@ -45,7 +45,6 @@ import logging
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -57,13 +56,21 @@ from typing import Any, Protocol
 
 import httpx
 
-from tests.e2e_support import AirflowStack, Component
+from benchmarks.soak_stack import (
+    DAG_ID,
+    TASK_ID,
+    Restart,
+    SoakStack,
+    attempt_logs,
+    heartbeat_timeouts,
+    last_trigger_line,
+    scheduler_state_mismatches,
+    takeover,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DAGS_FOLDER = Path(__file__).resolve().parent / "soak_dags"
 RESULTS = Path(__file__).resolve().parent / "results" / "soak.json"
-DAG_ID = "wan_soak"
-TASK_ID = "video"
 TERMINAL = frozenset({"success", "failed"})
 UNFINISHED_RUN = frozenset({"queued", "running"})
 NOT_STARTED = frozenset({None, "none", "scheduled", "queued"})
@@ -87,6 +94,7 @@ class SoakConfig:
     deadline: float = 720.0  # seconds from the first trigger until every task instance must be finished
     triggerer_restarts: int = 2
     kill_fraction: float = 0.05
+    worker_kills: int = 0  # first tries that SIGKILL their whole Celery worker right after the submit
     parallelism: int = 12
     retries: int = 3
     retry_delay: float = 2.0
@@ -162,172 +170,6 @@ class Emulator(Protocol):
 
 
 # --------------------------------------------------------------------------------------------------
-# The Airflow deployment, with what the soak needs beyond AirflowStack
-
-
-@dataclasses.dataclass
-class Restart:
-    number: int
-    signal: str
-    at_seconds: float  # since the first DAG run was triggered
-    killed_at: float  # epoch
-    begun_fraction: float  # of the mapped tasks, started by then
-    deferred: list[tuple[str, int, int]]  # (run_id, map_index, try_number) deferred when it was killed
-    old_job_ids: list[int]
-    new_job_id: int | None = None
-    resumed: int = 0  # of ``deferred``: the same try's trigger ran again in the new triggerer
-    fired_before: int = 0  # of ``deferred``: its trigger had fired already (the snapshot was a bit old)
-    takeover_max_s: float | None = None  # kill -> the last resumed trigger started in the new triggerer
-
-
-@dataclasses.dataclass
-class SoakStack(AirflowStack):
-    """``AirflowStack`` plus: restart one component, list mapped task instances, read mapped XComs/logs."""
-
-    retired: list[Component] = dataclasses.field(default_factory=list)
-
-    def restart_component(self, name: str, sig: signal.Signals) -> None:
-        """Kill ``name``'s process group with ``sig`` (SIGKILL: a crash) and start a new one."""
-        old = self.components[name]
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(old.process.pid, sig)
-        try:
-            old.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(old.process.pid, signal.SIGKILL)
-            old.process.wait(timeout=10)
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(old.process.pid, signal.SIGKILL)  # leftovers of the group
-        old.log_file.close()
-        self.retired.append(old)
-        log_path = self.home / f"{name}.{len(self.retired)}.log"
-        log_file = log_path.open("wb")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "airflow", name],
-            env=self.env(),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.components[name] = Component(name, process, log_path, log_file)
-
-    def task_instances(
-        self, api: httpx.Client, dag_id: str, task_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Every task instance of ``dag_id`` over all runs (paged)."""
-        found: list[dict[str, Any]] = []
-        params: dict[str, Any] = {"limit": 500, "order_by": "id"}
-        if task_id:
-            params["task_id"] = task_id
-        while True:
-            response = api.get(
-                f"/dags/{dag_id}/dagRuns/~/taskInstances", params={**params, "offset": len(found)}
-            )
-            response.raise_for_status()
-            body = response.json()
-            page = body.get("task_instances", [])
-            found.extend(page)
-            if not page or len(found) >= int(body.get("total_entries", 0)):
-                return found
-
-    def run_states(self, api: httpx.Client, dag_id: str) -> dict[str, str]:
-        response = api.get(f"/dags/{dag_id}/dagRuns", params={"limit": 100})
-        response.raise_for_status()
-        return {run["dag_run_id"]: run["state"] for run in response.json()["dag_runs"]}
-
-    def mapped_xcom(self, api: httpx.Client, run_id: str, map_index: int, key: str = "return_value") -> Any:
-        response = api.get(
-            f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{TASK_ID}/xcomEntries/{key}",
-            params={"map_index": map_index},
-        )
-        if response.status_code == 404:
-            return None
-        response.raise_for_status()
-        return response.json()["value"]
-
-    def ti_log_dir(self, run_id: str, map_index: int) -> Path:
-        return (
-            self.home
-            / "logs"
-            / f"dag_id={DAG_ID}"
-            / f"run_id={run_id}"
-            / f"task_id={TASK_ID}"
-            / (f"map_index={map_index}")
-        )
-
-    def triggerer_job_ids(self, api: httpx.Client) -> list[int]:
-        response = api.get("/jobs", params={"job_type": "TriggererJob", "limit": 100})
-        response.raise_for_status()
-        return sorted(int(job["id"]) for job in response.json()["jobs"])
-
-
-def attempt_logs(directory: Path) -> dict[int, str]:
-    """``attempt=N.log`` texts of one task instance (worker side), by try number."""
-    texts: dict[int, str] = {}
-    if directory.is_dir():
-        for path in directory.iterdir():
-            match = re.fullmatch(r"attempt=(\d+)\.log", path.name)
-            if match:
-                texts[int(match.group(1))] = path.read_text(errors="replace")
-    return texts
-
-
-def first_timestamp(path: Path) -> float | None:
-    """Epoch seconds of the first JSON log line of ``path`` (None when there is no such file)."""
-    if not path.exists():
-        return None
-    for line in path.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                return dt.datetime.fromisoformat(json.loads(line)["timestamp"]).timestamp()
-    return None
-
-
-def last_trigger_line(directory: Path) -> str:
-    """For a stuck task: the newest trigger log's last line and how long ago it was written."""
-    logs = sorted(directory.glob("attempt=*.log.trigger.*.log"), key=lambda p: p.stat().st_mtime)
-    if not logs:
-        return " (no trigger log)"
-    lines = [line for line in logs[-1].read_text(errors="replace").splitlines() if line.startswith("{")]
-    if not lines:
-        return f" ({logs[-1].name} is empty)"
-    with contextlib.suppress(ValueError, KeyError, TypeError):
-        entry = json.loads(lines[-1])
-        age = time.time() - dt.datetime.fromisoformat(entry["timestamp"]).timestamp()
-        return f" ({logs[-1].name}: {len(lines)} lines, the last {age:.0f}s ago: {str(entry['event'])[:160]})"
-    return f" ({logs[-1].name}: {lines[-1][:160]})"
-
-
-STATE_MISMATCH = re.compile(
-    r"reported that the task instance <TaskInstance: (?P<dag>[\w.-]+)\.(?P<task>[\w.-]+) (?P<run>\S+)"
-    r"(?: map_index=(?P<index>\d+))? \[\w+\][^>]*> finished with state \w+, but the task instance's state"
-)
-
-
-def scheduler_state_mismatches(path: Path) -> set[tuple[str, int]]:
-    """(run_id, map_index) of the soak tasks the scheduler failed for an executor/TI state mismatch."""
-    found: set[tuple[str, int]] = set()
-    if path.exists():
-        for match in STATE_MISMATCH.finditer(path.read_text(errors="replace")):
-            if match.group("dag") == DAG_ID and match.group("task") == TASK_ID:
-                found.add((match.group("run"), int(match.group("index") or -1)))
-    return found
-
-
-def trigger_log_jobs(directory: Path) -> set[int]:
-    """Triggerer job ids that wrote a trigger log for this task instance (``attempt=N.log.trigger.J.log``)."""
-    jobs: set[int] = set()
-    if directory.is_dir():
-        for path in directory.iterdir():
-            match = re.fullmatch(r"attempt=\d+\.log\.trigger\.(\d+)\.log", path.name)
-            if match:
-                jobs.add(int(match.group(1)))
-    return jobs
-
-
-# --------------------------------------------------------------------------------------------------
 # The soak
 
 
@@ -374,8 +216,12 @@ def run_soak(
     s3_endpoint: str,
     workdir: Path,
     say: Callable[[str], None] = print,
+    stack_factory: Callable[..., SoakStack] = SoakStack,
 ) -> dict[str, Any]:
-    """Run the soak against ``emulator`` and the S3 endpoint; returns figures, checks and ``passed``."""
+    """Run the soak against ``emulator`` and the S3 endpoint; returns figures, checks and ``passed``.
+
+    ``stack_factory`` builds the Airflow deployment (``SoakStack``: SQLite + LocalExecutor, one triggerer;
+    ``benchmarks.soak_distributed.DistributedStack``: Postgres + Redis + Celery, two triggerers)."""
     began = time.monotonic()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines
     nonce = hashlib.sha256(f"wan-soak-{cfg.seed}".encode()).hexdigest()[:10]
@@ -385,7 +231,7 @@ def run_soak(
     s3.create_bucket(Bucket=bucket)
     emulator.set_faults(**cfg.knobs())
 
-    stack = SoakStack(
+    stack = stack_factory(
         home=workdir / "airflow-home",
         dags_folder=DAGS_FOLDER,
         extra_env={
@@ -428,7 +274,12 @@ def run_soak(
             run_id = stack.trigger(
                 DAG_ID,
                 (first + dt.timedelta(hours=i)).isoformat(),
-                conf={"n": n, "nonce": f"{nonce}-{i}", "kill_fraction": cfg.kill_fraction},
+                conf={
+                    "n": n,
+                    "nonce": f"{nonce}-{i}",
+                    "kill_fraction": cfg.kill_fraction,
+                    "worker_kills": cfg.worker_kills if i == 0 else 0,
+                },
             )
             runs[run_id] = n
         started = time.monotonic()
@@ -442,6 +293,7 @@ def run_soak(
                 if ti["task_id"] == TASK_ID and ti["state"] == "success"
             }
             job_ids = stack.triggerer_job_ids(api)
+            lost = heartbeat_timeouts(stack, api)
         checks, figures = verify(
             cfg=cfg,
             stack=stack,
@@ -455,6 +307,7 @@ def run_soak(
             s3=s3,
             bucket=bucket,
             job_ids=job_ids,
+            lost=lost,
         )
     except Exception as exc:
         checks = [{"check": "soak ran to completion", "ok": False, "detail": f"{type(exc).__name__}: {exc}"}]
@@ -465,6 +318,14 @@ def run_soak(
         for component in stack.retired:
             with contextlib.suppress(Exception):
                 component.log_file.close()
+    leftovers = stack.leftovers()
+    _check(
+        checks,
+        "no process of the deployment left once it stopped",
+        not leftovers,
+        {"left": leftovers[:10], "ended_after_stop": stack.swept[:10]},
+    )
+    figures["processes_ended_after_stop"] = len(stack.swept)
     timeline["total_s"] = time.monotonic() - began
     figures["wall_time_s"] = round(timeline["total_s"], 1)
     figures["runs_wall_time_s"] = round(timeline.get("runs_s", 0.0), 1)
@@ -496,7 +357,7 @@ def _drive(
 ) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Poll until every run is finished (or the deadline), restarting the triggerer on the way."""
     total = sum(runs.values())
-    signals = [signal.SIGKILL, signal.SIGTERM]
+    plan = stack.triggerer_plan(cfg.triggerer_restarts)
     last_print = last_restart = 0.0
     waiting_since: float | None = None
     pending_takeover: Restart | None = None
@@ -510,17 +371,11 @@ def _drive(
             states = Counter(ti["state"] for ti in videos)
             done = sum(states[s] for s in TERMINAL)
             if pending_takeover is not None and pending_takeover.new_job_id is None:
-                new = sorted(set(stack.triggerer_job_ids(api)) - set(pending_takeover.old_job_ids))
+                new = sorted(set(stack.triggerer_job_ids(api)) - set(pending_takeover.known_job_ids))
                 if new:
                     pending_takeover.new_job_id = new[0]
-            if (
-                pending_takeover is not None
-                and pending_takeover.new_job_id is not None
-                and any(
-                    pending_takeover.new_job_id in trigger_log_jobs(stack.ti_log_dir(run, idx))
-                    for run, idx, _ in pending_takeover.deferred
-                )
-            ):
+                    stack.job_of[pending_takeover.component] = new[0]
+            if pending_takeover is not None and takeover(stack, pending_takeover).latencies:
                 pending_takeover = None  # the new triggerer runs the old one's triggers: the next may go
             if now - last_print >= 10:
                 last_print = now
@@ -534,35 +389,49 @@ def _drive(
                 return tis, run_states
             if now > cfg.deadline:
                 return tis, run_states
-            # Restart k once k/(restarts+1) of the tasks have started, while tasks are deferred, after the
-            # previous restart's triggers were taken over.
+            # Triggerer event k once k/(events+1) of the tasks have started, while tasks are deferred, after
+            # the previous event's triggers were taken over.
             deferred = [ti for ti in videos if ti["state"] == "deferred"]
             begun = sum(1 for ti in videos if ti["state"] not in NOT_STARTED)
-            due = (len(restarts) + 1) / (cfg.triggerer_restarts + 1)
+            due = (len(restarts) + 1) / (len(plan) + 1)
             if (
-                len(restarts) < cfg.triggerer_restarts
+                len(restarts) < len(plan)
                 and begun / total >= due
                 and now - last_restart >= cfg.restart_gap
                 and pending_takeover is None
                 and deferred
             ):
                 waiting_since = waiting_since if waiting_since is not None else now
-                if len(deferred) >= cfg.min_deferred_at_restart or now - waiting_since > 20:
-                    sig = signals[len(restarts) % len(signals)]
+                keys = [(ti["dag_run_id"], ti["map_index"], ti["try_number"]) for ti in deferred]
+                event = stack.resolve(plan[len(restarts)], keys)
+                if event is not None and (
+                    len(deferred) >= cfg.min_deferred_at_restart or now - waiting_since > 20
+                ):
+                    known = stack.triggerer_job_ids(api)
+                    survivors = [
+                        job
+                        for name, job in stack.job_of.items()
+                        if name != event.component and name in stack.components
+                    ]
                     restart = Restart(
                         number=len(restarts) + 1,
-                        signal=sig.name,
+                        signal=event.signal.name,
                         at_seconds=round(now, 1),
                         killed_at=time.time(),
                         begun_fraction=round(begun / total, 3),
-                        deferred=[(ti["dag_run_id"], ti["map_index"], ti["try_number"]) for ti in deferred],
-                        old_job_ids=stack.triggerer_job_ids(api),
+                        deferred=keys,
+                        old_job_ids=stack.job_ids_of(api, event.component),
+                        component=event.component,
+                        restarted=event.restart,
+                        known_job_ids=known,
+                        new_job_id=None if event.restart else next(iter(survivors), None),
                     )
+                    action = "restart" if event.restart else "kill (no restart: failover)"
                     say(
-                        f"[soak] t={now:5.0f}s restart #{restart.number} of the triggerer ({sig.name}) with "
-                        f"{len(deferred)} deferred task(s)"
+                        f"[soak] t={now:5.0f}s #{restart.number}: {action} of {event.component} "
+                        f"({event.signal.name}) with {len(deferred)} deferred task(s)"
                     )
-                    stack.restart_component("triggerer", sig)
+                    stack.kill_component(event.component, event.signal, restart=event.restart)
                     restarts.append(restart)
                     pending_takeover = restart
                     last_restart = now
@@ -618,9 +487,11 @@ def verify(
     s3: Any,
     bucket: str,
     job_ids: Sequence[int],
+    lost: set[tuple[str, int, int]] = frozenset(),  # type: ignore[assignment]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The soak's checks and figures. ``lost``: tries the scheduler failed for a missing heartbeat."""
     from airflow_provider_wan.idempotency import MAX_GENERATIONS
-    from benchmarks.soak_dags.wan_soak import kill_indexes
+    from benchmarks.soak_dags.wan_soak import kill_indexes, worker_kill_indexes
 
     checks: list[dict[str, Any]] = []
     videos = {(ti["dag_run_id"], ti["map_index"]): ti for ti in final_tis if ti["task_id"] == TASK_ID}
@@ -797,7 +668,14 @@ def verify(
 
     # 5. Worker kills: exactly the planned ones, each re-attached by its retry.
     planned = {(run, i) for run, n in runs.items() for i in kill_indexes(run, n, cfg.kill_fraction)}
+    first_run = next(iter(runs))
+    planned_workers = {
+        (first_run, i)
+        for i in worker_kill_indexes(first_run, runs[first_run], cfg.kill_fraction, cfg.worker_kills)
+    }
+    planned |= planned_workers
     killed = {(e["run_id"], int(e["map_index"])): e for e in events if e.get("event") == "worker_killed"}
+    workers = {key for key, event in killed.items() if event.get("scope") == "worker"}
     reattached = 0
     kill_problems: list[str] = []
     for key, event in killed.items():
@@ -811,16 +689,26 @@ def verify(
             reattached += 1
         else:
             kill_problems.append(f"{key}: try 2 did not re-attach to {event['task_uuid']}")
+    # A planned kill cannot happen when its first try was lost with a killed Celery worker before that.
+    preempted = {key for key in planned - set(killed) if workers and (key[0], key[1], 1) in lost}
     _check(
         checks,
         "every planned worker kill happened (SIGKILL right after submit, first try)",
-        set(killed) == planned and bool(planned),
+        set(killed) | preempted == planned and bool(planned),
         {
             "planned": len(planned),
             "killed": len(killed),
-            "missing": sorted(map(str, planned - set(killed)))[:5],
+            "preempted_by_the_worker_kill": sorted(map(str, preempted)),
+            "missing": sorted(map(str, planned - set(killed) - preempted))[:5],
         },
     )
+    if cfg.worker_kills:
+        _check(
+            checks,
+            f"{cfg.worker_kills} Celery worker(s) SIGKILLed (whole process group) right after a submit",
+            workers == planned_workers and all(killed[key].get("worker_pid") for key in workers),
+            {"planned": sorted(map(str, planned_workers)), "killed": [killed[k] for k in sorted(workers)]},
+        )
     _check(
         checks,
         "every killed worker's retry re-attached (or moved past a failed generation)",
@@ -846,6 +734,9 @@ def verify(
             kill = killed.get(key)
             if kill is not None and int(kill["try_number"]) == attempt:
                 failed_tries["worker killed"] += 1
+            elif workers and (key[0], key[1], attempt) in lost:
+                # Another task of the Celery worker that was killed: its try lost its heartbeat.
+                failed_tries["lost with the killed Celery worker"] += 1
             elif "Task failed with exception" in text and "[timeoutProvider]" in text:
                 failed_tries["generation failed"] += 1
             elif key in raced:
@@ -863,46 +754,39 @@ def verify(
         unexplained[:10],
     )
 
-    # 6. Triggerer restarts: each task deferred at the kill resumed its trigger in the new triggerer (from
-    # the serialized trigger row, same try), unless its trigger had fired just before the kill.
+    # 6. Triggerer events: each task deferred on a killed triggerer resumed its trigger in the new triggerer
+    # (the restarted one, or the surviving one that adopted it) from the serialized trigger row, same try,
+    # unless its trigger had fired just before the kill.
     restart_problems: list[str] = []
     for restart in restarts:
-        latencies: list[float] = []
         if restart.new_job_id is None:
-            restart_problems.append(f"restart #{restart.number}: no new triggerer job registered")
-        for run, index, try_number in restart.deferred:
-            directory = stack.ti_log_dir(run, index)
-            began_at = first_timestamp(
-                directory / f"attempt={try_number}.log.trigger.{restart.new_job_id}.log"
-            )
-            if began_at is not None:
-                latencies.append(began_at - restart.killed_at)
-            elif any(
-                "Trigger fired event"
-                in (directory / f"attempt={try_number}.log.trigger.{job}.log").read_text()
-                for job in restart.old_job_ids
-                if (directory / f"attempt={try_number}.log.trigger.{job}.log").exists()
-            ):
-                restart.fired_before += 1
-            else:
-                restart_problems.append(
-                    f"restart #{restart.number}: {run}[{index}] try {try_number} deferred at the kill "
-                    "never resumed in the new triggerer"
-                )
-            ti = videos.get((run, index))
-            if ti is None or ti["state"] not in TERMINAL:
-                restart_problems.append(f"restart #{restart.number}: {run}[{index}] never finished")
-        restart.resumed = len(latencies)
-        restart.takeover_max_s = round(max(latencies), 1) if latencies else None
-        if not latencies:
-            restart_problems.append(
-                f"restart #{restart.number}: no deferred task resumed in the new triggerer"
-            )
+            restart_problems.append(f"#{restart.number}: no triggerer job took over")
+        found = takeover(stack, restart)
+        restart.resumed, restart.fired_before, restart.elsewhere = (
+            len(found.latencies),
+            found.fired_before,
+            found.elsewhere,
+        )
+        restart.takeover_max_s = round(max(found.latencies), 1) if found.latencies else None
+        restart_problems += [
+            f"#{restart.number}: {run}[{index}] try {try_number} deferred at the kill never resumed"
+            for run, index, try_number in found.missing
+        ]
+        restart_problems += [
+            f"#{restart.number}: {run}[{index}] never finished"
+            for run, index, _ in restart.deferred
+            if videos.get((run, index), {}).get("state") not in TERMINAL
+        ]
+        if not found.latencies:
+            restart_problems.append(f"#{restart.number}: no deferred task resumed in another triggerer job")
+    triggerer_events = [
+        f"{r.component} {r.signal}{'' if r.restarted else ' (not restarted)'}" for r in restarts
+    ]
     _check(
         checks,
-        f"triggerer restarted {cfg.triggerer_restarts}x with tasks deferred; each resumed in the new one",
+        f"{cfg.triggerer_restarts} triggerer event(s) with tasks deferred; each killed trigger resumed",
         len(restarts) == cfg.triggerer_restarts and not restart_problems,
-        {"restarts": len(restarts), "problems": restart_problems[:10]},
+        {"events": triggerer_events, "problems": restart_problems[:10]},
     )
 
     # Figures.
@@ -925,6 +809,8 @@ def verify(
         "tries_total": sum(ti["try_number"] for ti in videos.values()),
         "triggerer_restarts": len(restarts),
         "triggerer_restart_signals": [r.signal for r in restarts],
+        "triggerer_events": triggerer_events,
+        "ran_by_the_survivor_all_along": [r.elsewhere for r in restarts],
         "deferred_at_restarts": [len(r.deferred) for r in restarts],
         "resumed_in_new_triggerer": [r.resumed for r in restarts],
         "fired_before_restart": [r.fired_before for r in restarts],
@@ -932,7 +818,9 @@ def verify(
         "triggerer_jobs": len(job_ids),
         "failed_tries": dict(failed_tries),
         "workers_killed": len(killed),
+        "celery_workers_killed": len(workers),
         "workers_killed_planned": len(planned),
+        "planned_kills_preempted_by_the_worker_kill": len(preempted),
         "killed_reattached": reattached,
         "generations_failed": len(failed_generations),
         "faults_injected": faults,
@@ -1030,14 +918,17 @@ def report(result: Mapping[str, Any]) -> str:
             "triggerer restarts (signals)",
             f"{f.get('triggerer_restarts')} {f.get('triggerer_restart_signals')}",
         ],
+        ["  events (component, signal)", "; ".join(f.get("triggerer_events") or [])],
         ["  deferred at each restart", f.get("deferred_at_restarts")],
+        ["  run by the other triggerer all along", f.get("ran_by_the_survivor_all_along")],
         ["  resumed there from the trigger rows (same try)", f.get("resumed_in_new_triggerer")],
         ["  fired just before the kill", f.get("fired_before_restart")],
-        ["  kill -> last resumed trigger running, s", f.get("takeover_max_seconds")],
+        ["  kill -> last resumed trigger running (failover), s", f.get("takeover_max_seconds")],
         [
             "workers killed after submit (planned)",
             f"{f.get('workers_killed')} ({f.get('workers_killed_planned')})",
         ],
+        ["  of which whole Celery workers", f.get("celery_workers_killed")],
         ["  re-attached on retry", f.get("killed_reattached")],
         ["generations failed (timeoutProvider)", f.get("generations_failed")],
         ["failed tries by cause", json.dumps(f.get("failed_tries"))],
@@ -1071,9 +962,20 @@ def report(result: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    defaults = SoakConfig()
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    defaults: SoakConfig | None = None,
+    results: Path = RESULTS,
+    description: str = (__doc__ or "").splitlines()[0],
+    topology: Callable[[SoakConfig], contextlib.AbstractContextManager[Callable[..., SoakStack]]]
+    | None = None,
+) -> int:
+    """The CLI. ``topology(cfg)`` enters the services a deployment needs beyond the emulator and S3 and
+    yields its stack factory (default: none, ``SoakStack``); ``benchmarks.soak_distributed`` passes its own.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    defaults = defaults or SoakConfig()
     parser.add_argument("--generations", type=int, default=defaults.generations, help="mapped tasks in all")
     parser.add_argument("--runs", type=int, default=defaults.runs, help="DAG runs to spread them over")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="emulator RNG and request nonce")
@@ -1081,6 +983,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--parallelism", type=int, default=defaults.parallelism)
     parser.add_argument("--triggerer-restarts", type=int, default=defaults.triggerer_restarts)
     parser.add_argument("--kill-fraction", type=float, default=defaults.kill_fraction)
+    parser.add_argument(
+        "--worker-kills", type=int, default=defaults.worker_kills, help="whole Celery workers"
+    )
     parser.add_argument(
         "--request-fault-rate",
         type=float,
@@ -1090,10 +995,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--p-generation-fail", type=float, default=defaults.p_generation_fail)
     parser.add_argument("--p-ack-lost", type=float, default=defaults.p_ack_lost)
     parser.add_argument("--fuzz-examples", type=int, default=defaults.fuzz_examples, help="0 skips the fuzz")
-    parser.add_argument("--json", default=str(RESULTS), help="where to write the result")
+    parser.add_argument("--json", default=str(results), help="where to write the result")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (Airflow home, logs)")
     args = parser.parse_args(argv)
-    cfg = SoakConfig(
+    cfg = dataclasses.replace(
+        defaults,
         generations=args.generations,
         runs=args.runs,
         seed=args.seed,
@@ -1101,6 +1007,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parallelism=args.parallelism,
         triggerer_restarts=args.triggerer_restarts,
         kill_fraction=args.kill_fraction,
+        worker_kills=args.worker_kills,
         fuzz_examples=args.fuzz_examples,
         request_faults={
             k: round(v * args.request_fault_rate / sum(REQUEST_FAULTS.values()), 4)
@@ -1125,13 +1032,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
     moto.start()
     try:
-        with EmulatorProcess(api_key=SOAK_API_KEY, seed=cfg.seed) as emulator:
+        services = topology(cfg) if topology is not None else contextlib.nullcontext(SoakStack)
+        with services as stack_factory, EmulatorProcess(api_key=SOAK_API_KEY, seed=cfg.seed) as emulator:
             print(
                 f"[soak] emulator {emulator.root_url}, S3 (moto) http://127.0.0.1:{moto_port}, "
                 f"work dir {workdir}"
             )
             result = run_soak(
-                cfg, emulator=emulator, s3_endpoint=f"http://127.0.0.1:{moto_port}", workdir=workdir
+                cfg,
+                emulator=emulator,
+                s3_endpoint=f"http://127.0.0.1:{moto_port}",
+                workdir=workdir,
+                stack_factory=stack_factory,
             )
     finally:
         moto.stop()

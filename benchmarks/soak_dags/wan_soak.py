@@ -6,9 +6,11 @@
 ``SoakWanVideoOperator`` is the real ``WanVideoOperator`` plus one fault: on the FIRST try of a
 deterministic ``kill_fraction`` of the map indexes (:func:`kill_indexes`: the lowest SHA-256 ranks of
 ``(run_id, map_index)``), the task process SIGKILLs itself right after ``_submit_or_attach`` returns — the
-generation is submitted and paid, nothing is in XCom yet. The LocalExecutor's supervisor then fails the
-try and Airflow retries it; the retry must re-attach instead of paying again. Each kill is appended (and
-fsynced) to ``$WAN_SOAK_EVENTS`` first, so the soak can count and check them.
+generation is submitted and paid, nothing is in XCom yet. The executor's supervisor then fails the try
+and Airflow retries it; the retry must re-attach instead of paying again. On ``conf["worker_kills"]`` more
+indexes (:func:`worker_kill_indexes`) it SIGKILLs its whole Celery worker first (``make
+soak-distributed``): the scheduler fails the try once its heartbeat times out; another worker retries.
+Each kill is appended (and fsynced) to ``$WAN_SOAK_EVENTS`` first, so the soak can count and check them.
 
 Settings come from the environment of the Airflow processes (``WAN_SOAK_*``) and from ``dag_run.conf``.
 Short polls and retry delays keep the soak quick; they are not recommendations.
@@ -52,10 +54,28 @@ def spec_for(nonce: str, index: int) -> dict[str, Any]:
     }
 
 
+def _ranked(run_id: str, count: int) -> list[int]:
+    return sorted(range(count), key=lambda i: hashlib.sha256(f"{run_id}|{i}".encode()).hexdigest())
+
+
 def kill_indexes(run_id: str, count: int, fraction: float) -> set[int]:
     """Exactly ``round(count * fraction)`` map indexes, chosen by hashing ``(run_id, map_index)``."""
-    ranked = sorted(range(count), key=lambda i: hashlib.sha256(f"{run_id}|{i}".encode()).hexdigest())
-    return set(ranked[: round(count * fraction)])
+    return set(_ranked(run_id, count)[: round(count * fraction)])
+
+
+def worker_kill_indexes(run_id: str, count: int, fraction: float, kills: int) -> set[int]:
+    """The ``kills`` map indexes ranked right after :func:`kill_indexes`: they kill their whole worker."""
+    first = round(count * fraction)
+    return set(_ranked(run_id, count)[first : first + kills])
+
+
+def _celery_worker_group() -> int | None:
+    """The process group of the Celery worker running this task, when it is one (``WAN_SOAK_CELERY_WORKER``
+    is set on the soak's workers). The worker leads its own group; the task's supervisor is in it, while
+    the task process has a group of its own."""
+    if not os.environ.get("WAN_SOAK_CELERY_WORKER"):
+        return None
+    return os.getpgid(os.getppid())
 
 
 def _record(event: dict[str, Any]) -> None:
@@ -78,11 +98,16 @@ class SoakWanVideoOperator(WanVideoOperator):
         ti = context["ti"]
         conf = context["dag_run"].conf or {}
         map_index = -1 if ti.map_index is None else int(ti.map_index)
-        victims = kill_indexes(ti.run_id, int(conf.get("n", 0)), float(conf.get("kill_fraction", 0.0)))
-        if ti.try_number == 1 and map_index in victims:
+        count, fraction = int(conf.get("n", 0)), float(conf.get("kill_fraction", 0.0))
+        victims = kill_indexes(ti.run_id, count, fraction)
+        whole = worker_kill_indexes(ti.run_id, count, fraction, int(conf.get("worker_kills", 0)))
+        if ti.try_number == 1 and map_index in victims | whole:
+            worker_pid = _celery_worker_group() if map_index in whole else None
             _record(
                 {
                     "event": "worker_killed",
+                    "scope": "worker" if map_index in whole else "task",
+                    "worker_pid": worker_pid,
                     "run_id": ti.run_id,
                     "map_index": map_index,
                     "try_number": ti.try_number,
@@ -92,6 +117,8 @@ class SoakWanVideoOperator(WanVideoOperator):
                 }
             )
             self.log.warning("Soak: SIGKILL of this worker process right after submitting %s", result[0])
+            if worker_pid is not None:
+                os.killpg(worker_pid, signal.SIGKILL)  # main process, pool and supervisors
             os.kill(os.getpid(), signal.SIGKILL)
         return result
 
