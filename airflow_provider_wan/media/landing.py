@@ -282,7 +282,13 @@ class _Lander:
         landed = LandedVideo(
             video, task_uuid, f"s3://{bucket}/{key}", meta["sha256"], download.received, fmt.mime
         )
-        log.info("Landed %s (%d bytes, sha256 %s)", landed.s3_uri, landed.size_bytes, landed.sha256)
+        log.info(
+            "Landed video %s at %s (%d bytes, sha256 %s)",
+            video.video_uuid,
+            landed.s3_uri,
+            landed.size_bytes,
+            landed.sha256,
+        )
         return landed
 
 

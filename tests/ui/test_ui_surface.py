@@ -92,7 +92,7 @@ def test_connection_form_defaults_are_the_hooks() -> None:
 
     empty, nulls, saved = config(None), config(dict.fromkeys(EXTRA_DEFAULTS)), config(EXTRA_DEFAULTS)
     assert empty == nulls == saved
-    assert (empty.timeout, empty.retry.max_attempts, empty.max_connections) == (30.0, 6, 20)
+    assert (empty.timeout, empty.retry.max_retries, empty.max_connections) == (30.0, 6, 20)
 
 
 def test_spend_plugin_is_registered() -> None:
