@@ -1,11 +1,15 @@
-"""Finish a task in Airflow (operator and sensor alike): land its videos in S3, push the XCom value of
-:func:`airflow_provider_wan.results.xcom_value` and the asset event, log a summary."""
+"""What the operator and the sensor share: the hook, the deferral, and the finish (land the videos in S3,
+push the XCom value of :func:`airflow_provider_wan.results.xcom_value` and the asset event, log a summary)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from airflow.sdk import BaseOperator
 
 from airflow_provider_wan.results import VideoResult, XComValue, parse_event, xcom_value
 
@@ -15,6 +19,59 @@ if TYPE_CHECKING:
     from airflow_provider_wan.hooks.runware import RunwareHook
     from airflow_provider_wan.media.landing import LandedVideo
     from airflow_provider_wan.media.s3 import S3Location
+    from airflow_provider_wan.poller import Wait
+
+# The framework backstop fires this long after the trigger's own deadline, so the trigger's timeout
+# event (with its clear message) normally wins.
+BACKSTOP_SECONDS = 300
+
+
+class RunwareTask(BaseOperator):
+    """Base of ``WanVideoOperator`` and ``RunwareVideoSensor`` (each sets these attributes)."""
+
+    runware_conn_id: str
+    s3_destination: str | None
+    aws_conn_id: str | None
+    allow_partial_results: bool
+    fail_on_nsfw: bool
+
+    @cached_property
+    def hook(self) -> RunwareHook:
+        from airflow_provider_wan.hooks.runware import RunwareHook
+
+        return RunwareHook(runware_conn_id=self.runware_conn_id)
+
+    @cached_property
+    def destination(self) -> S3Location | None:
+        """``s3_destination`` parsed once (after rendering): where every video is landed."""
+        from airflow_provider_wan.media.s3 import parse_destination
+
+        return parse_destination(self.s3_destination)
+
+    def defer_wait(self, wait: Wait, timeout: timedelta, echo: dict[str, Any] | None = None) -> NoReturn:
+        """Hand ``wait`` to the triggerer; ``execute_complete`` resumes on a fresh instance."""
+        from airflow_provider_wan.triggers.video import RunwareVideoTrigger
+
+        self.defer(
+            trigger=RunwareVideoTrigger.for_wait(wait, runware_conn_id=self.runware_conn_id, echo=echo),
+            method_name="execute_complete",
+            timeout=timeout + timedelta(seconds=BACKSTOP_SECONDS),
+        )
+
+    def finish_task(self, context: Context, event: Any, **overrides: Any) -> XComValue:
+        """:func:`finish` with this task's settings; every id and figure comes from the event."""
+        return finish(
+            context,
+            event,
+            hook=self.hook,
+            log=self.log,
+            allow_partial_results=self.allow_partial_results,
+            fail_on_nsfw=self.fail_on_nsfw,
+            destination=self.destination,
+            aws_conn_id=self.aws_conn_id,
+            outlets=self.outlets,
+            **overrides,
+        )
 
 
 def finish(
