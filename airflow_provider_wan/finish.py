@@ -58,79 +58,53 @@ class RunwareTask(BaseOperator):
             timeout=timeout + timedelta(seconds=BACKSTOP_SECONDS),
         )
 
-    def finish_task(self, context: Context, event: Any, **overrides: Any) -> XComValue:
-        """:func:`finish` with this task's settings; every id and figure comes from the event."""
-        return finish(
-            context,
-            event,
-            hook=self.hook,
-            log=self.log,
+    def finish(
+        self, context: Context, event: Any, *, estimated_cost: float | None = None, output_format: str = ""
+    ) -> XComValue:
+        """The task's XCom value, once every video is in S3 (with a destination); raises the Runware error
+        when the event says the task failed. Unless given, the estimate and output format come from the
+        operator's echo in the event (``execute_complete`` runs on a fresh instance)."""
+        parsed = parse_event(event)
+        lander = None
+        destination = self.destination
+        if destination is not None:
+            fmt = output_format or parsed.get("output_format") or "MP4"
+            delivered = parsed.get("delivery_key") or False
+
+            def lander(videos: Sequence[VideoResult]) -> Sequence[LandedVideo]:
+                from airflow_provider_wan.media.delivery import land_task_outputs
+
+                return land_task_outputs(
+                    videos,
+                    location=destination,
+                    task_uuid=parsed["task_uuid"],
+                    hook=self.hook,
+                    aws_conn_id=self.aws_conn_id,
+                    output_format=fmt,
+                    delivered=delivered,
+                )
+
+        value = xcom_value(
+            parsed,
             allow_partial_results=self.allow_partial_results,
             fail_on_nsfw=self.fail_on_nsfw,
-            destination=self.destination,
-            aws_conn_id=self.aws_conn_id,
-            outlets=self.outlets,
-            **overrides,
+            estimated_cost=estimated_cost if estimated_cost is not None else parsed.get("estimated_cost"),
+            land=lander,
+            log=self.log,
         )
-
-
-def finish(
-    context: Context,
-    event: Any,
-    *,
-    hook: RunwareHook,
-    log: Any,
-    allow_partial_results: bool = False,
-    fail_on_nsfw: bool = False,
-    destination: S3Location | None = None,
-    aws_conn_id: str | None = "aws_default",
-    outlets: Iterable[Any] = (),
-    estimated_cost: float | None = None,
-    output_format: str | None = None,
-) -> XComValue:
-    """The task's XCom value, once every video is in S3 (with ``destination``); raises the Runware error
-    when the event says the task failed. Unless given, the estimate and output format come from the
-    operator's echo in the event."""
-    parsed = parse_event(event)
-    lander = None
-    if destination is not None:
-        fmt = output_format or parsed.get("output_format") or "MP4"
-        delivered = parsed.get("delivery_key") or False
-
-        def lander(videos: Sequence[VideoResult]) -> Sequence[LandedVideo]:
-            from airflow_provider_wan.media.delivery import land_task_outputs
-
-            return land_task_outputs(
-                videos,
-                location=destination,
-                task_uuid=parsed["task_uuid"],
-                hook=hook,
-                aws_conn_id=aws_conn_id,
-                output_format=fmt,
-                delivered=delivered,
-            )
-
-    value = xcom_value(
-        parsed,
-        allow_partial_results=allow_partial_results,
-        fail_on_nsfw=fail_on_nsfw,
-        estimated_cost=estimated_cost if estimated_cost is not None else parsed.get("estimated_cost"),
-        land=lander,
-        log=log,
-    )
-    if lander is not None:
-        emit_asset_event(context, value, outlets)
-    ti = context["ti"]
-    ti.xcom_push(key="task_uuid", value=value["task_uuid"])
-    ti.xcom_push(key="video_url", value=value["video_url"])
-    ti.xcom_push(key="cost", value=value["cost"])
-    duration = parsed.get("duration")
-    if duration is not None:  # for the spend view: the seconds of video this task paid for
-        ti.xcom_push(key="video_seconds", value=duration * len(value["videos"]))
-    submitted_at = parsed.get("submitted_at")
-    waited = max(0.0, time.time() - submitted_at) if submitted_at is not None else None
-    log.info("%s", summary(value, video_duration=parsed.get("duration"), waited_seconds=waited))
-    return value
+        if lander is not None:
+            emit_asset_event(context, value, self.outlets)
+        ti = context["ti"]
+        ti.xcom_push(key="task_uuid", value=value["task_uuid"])
+        ti.xcom_push(key="video_url", value=value["video_url"])
+        ti.xcom_push(key="cost", value=value["cost"])
+        duration = parsed.get("duration")
+        if duration is not None:  # for the spend view: the seconds of video this task paid for
+            ti.xcom_push(key="video_seconds", value=duration * len(value["videos"]))
+        submitted_at = parsed.get("submitted_at")
+        waited = max(0.0, time.time() - submitted_at) if submitted_at is not None else None
+        self.log.info("%s", summary(value, video_duration=duration, waited_seconds=waited))
+        return value
 
 
 def emit_asset_event(context: Context, value: XComValue, outlets: Iterable[Any]) -> None:

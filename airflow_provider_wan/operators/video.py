@@ -32,19 +32,10 @@ S3InputMode = Literal["upload", "presigned_url"]
 class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
     """Submit a Wan2.7 ``videoInference`` task to Runware and wait for the videos.
 
-    Give the request as keyword arguments (every ``WanVideoRequest`` field, snake_case, plus ``size``, a
-    preset such as ``"720p_16_9"`` for ``width``/``height``) or as a whole ``request`` dict (snake_case or
-    Runware's camelCase wire JSON; as a string, JSON or the Python repr Jinja renders from a dict);
-    keyword arguments override its keys.
-    ``positive_prompt``/``negative_prompt`` may name a ``.txt``/``.j2``/``.md`` template file and
-    ``request`` a ``.json`` one (module ``templates``).
-
-    **Never pays twice.** The ``taskUUID`` comes from the task instance (not the try) and the request's
-    fingerprint: a retry, crash or clear re-attaches to the paid generation; a failed generation is followed
-    by a new one. ``task_uuid`` (explicit) or ``idempotency_key`` (templated) override the identity.
-
-    Every argument (defaults, limits) is listed in the README's ``WanVideoOperator`` tables; the
-    execution steps are in docs/operators.md.
+    The request: ``WanVideoRequest`` fields as keyword arguments (plus ``size``, a preset), overriding a
+    whole ``request`` dict (snake_case or wire JSON). Never pays twice: the ``taskUUID`` derives from the
+    task instance and the request's fingerprint, so a retry re-attaches to the paid generation. Every
+    argument: the README's tables; the steps: docs/operators.md.
     """
 
     template_fields: Sequence[str] = (
@@ -290,7 +281,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
         return self.execute_complete(context, {**self._wait_in_worker(waiting, step), **echo})
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> XComValue:
-        return self.finish_task(context, event)
+        return self.finish(context, event)
 
     def on_kill(self) -> None:
         if self._submitted_uuid:
@@ -340,13 +331,9 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
                 self.log.info("Submitted Runware task %s (generation %d).", task_uuid, generation)
                 return task_uuid, None
             state = hook.get_responses([task_uuid]).get(task_uuid)
-            if (
-                state is not None
-                and state.status(expected) == "error"
-                and not (self.allow_partial_results and state.results)
-            ):
+            if state is not None and state.status(expected) == "error":
                 first = state.errors[0]
-                if first.category != "not_found":
+                if first.category != "not_found" and not (self.allow_partial_results and state.results):
                     log = "Generation %d (task %s) failed earlier [%s]; submitting a new generation."
                     self.log.warning(log, generation, task_uuid, first.code)
                     continue

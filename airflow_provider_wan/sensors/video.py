@@ -174,6 +174,6 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
             if self.soft_fail:
                 raise AirflowSkipException(message)
             raise AirflowSensorTimeout(message)
-        return self.finish_task(
+        return self.finish(
             context, event, estimated_cost=self._check_estimate(), output_format=self.output_format
         )
