@@ -1,15 +1,12 @@
-"""Checks of operator and sensor arguments (not request parameters): one place for both classes.
-
-Each raises :class:`~airflow_provider_wan.errors.InvalidRequestError` naming the argument, so a bad value
-fails at parse time (constructor) or before any HTTP request (once rendered), never after a paid submit.
-"""
+"""Checks of operator and sensor arguments (not request parameters): each raises ``InvalidRequestError``
+naming the argument, at parse time or before any HTTP request, never after a paid submit."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_wan.errors import InvalidRequestError
 from airflow_provider_wan.idempotency import is_uuid4
@@ -20,11 +17,6 @@ if TYPE_CHECKING:
 
 # A generation takes minutes; a longer wait is a typo (and timedelta overflows long before "inf").
 MAX_GENERATION_TIMEOUT = timedelta(days=7)
-
-
-def is_unset(value: object) -> bool:
-    """Nothing given: ``None``, or what a template renders from nothing ("", "None")."""
-    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
 
 
 def check_choice(parameter: str, value: object, allowed: Sequence[str]) -> None:
@@ -50,7 +42,6 @@ def finite_number(parameter: str, value: object) -> float:
 
 
 def non_negative(parameter: str, value: object, *, zero_ok: bool = True, unit: str = "seconds") -> float:
-    """:func:`finite_number`, at least 0 (or above 0 without ``zero_ok``)."""
     number = finite_number(parameter, value)
     if number < 0 or (number == 0 and not zero_ok):
         raise InvalidRequestError(
@@ -60,12 +51,12 @@ def non_negative(parameter: str, value: object, *, zero_ok: bool = True, unit: s
 
 
 def optional_non_negative(parameter: str, value: object, *, unit: str = "seconds") -> float | None:
-    """:func:`non_negative`, or None when unset (``None``, or a template that rendered nothing)."""
-    return None if is_unset(value) else non_negative(parameter, value, unit=unit)
+    """:func:`non_negative`, or None when unset (``None``, or a template that rendered "" or "None")."""
+    unset = value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+    return None if unset else non_negative(parameter, value, unit=unit)
 
 
 def check_size(value: object) -> SizePreset:
-    """The operator's ``size`` shorthand for ``width``/``height``."""
     preset = SIZE_PRESETS.get(str(value).strip())
     if preset is None:
         raise InvalidRequestError(
@@ -91,7 +82,6 @@ def check_conn_id(parameter: str, value: object, *, optional: bool = False) -> N
 
 
 def check_task_uuid(value: object) -> str:
-    """A Runware task UUID (lowercase, version 4)."""
     if not isinstance(value, str) or not is_uuid4(value):
         raise InvalidRequestError(
             f"must be a Runware task UUID (lowercase, version 4), got {str(value)[:40]!r}",
@@ -101,7 +91,6 @@ def check_task_uuid(value: object) -> str:
 
 
 def check_generation_timeout(value: object) -> timedelta:
-    """Seconds or a timedelta, above 0 and at most :data:`MAX_GENERATION_TIMEOUT`."""
     seconds = (
         value.total_seconds() if isinstance(value, timedelta) else finite_number("generation_timeout", value)
     )
@@ -124,11 +113,17 @@ def check_poll(
     )
 
 
-def destination_asset(s3_destination: object) -> Asset | None:
-    """The asset of ``s3_destination``'s static prefix; a non-templated destination is checked here.
+def with_asset(kwargs: dict[str, Any], s3_destination: object) -> dict[str, Any]:
+    """The operator's keyword arguments with ``s3_destination``'s asset added to its outlets."""
+    asset = destination_asset(s3_destination)
+    if asset is not None:
+        kwargs["outlets"] = [*(kwargs.pop("outlets", None) or []), asset]
+    return kwargs
 
-    "s3://my-{{ env }}/" has no static bucket name: no asset rather than a wrong one.
-    """
+
+def destination_asset(s3_destination: object) -> Asset | None:
+    """The asset of ``s3_destination``'s static prefix (none for "s3://my-{{ env }}/", not a wrong one);
+    a non-templated destination is checked here."""
     from airflow.sdk import Asset
 
     from airflow_provider_wan.media.s3 import parse_s3_uri

@@ -15,10 +15,8 @@ VIDEO_URL_KEY = "video_url"
 class RunwareVideoLink(BaseOperatorLink):
     """Extra link "Runware video": the first generated video's URL ("" until there is one).
 
-    Airflow's task runner computes extra links whenever a task finishes a try, deferrals included, so
-    the link is asked for long before the video exists. A plain XCom read of a missing key makes the
-    SDK log an error-level "XCom not found"; counting the key first (a HEAD request that answers 0 and
-    logs nothing) skips that read while there is nothing to link to.
+    Asked for after every try, deferrals included; reading a missing XCom logs an error-level "XCom not
+    found", so the key is counted first (a request that logs nothing) and skipped while there is none.
     """
 
     name = "Runware video"

@@ -5,15 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, get_args
-
-from airflow.sdk import BaseOperator
 
 from airflow_provider_wan import arguments, idempotency
 from airflow_provider_wan.compat import AirflowFailException, conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
-from airflow_provider_wan.finish import finish
+from airflow_provider_wan.finish import RunwareTask
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, task_uuid_for, ti_identity
 from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.links import RunwareVideoLink
@@ -26,33 +23,19 @@ from airflow_provider_wan.templates import TemplateFilesMixin
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_wan.hooks.runware import RunwareHook
-    from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.pricing import CostEstimate
 
 Delivery = Literal["stream", "upload_endpoint"]
 S3InputMode = Literal["upload", "presigned_url"]
-# The framework backstop fires this long after the trigger's own deadline, so the trigger's timeout
-# event (with its clear message) normally wins.
-BACKSTOP_SECONDS = 300
 
 
-class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
+class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
     """Submit a Wan2.7 ``videoInference`` task to Runware and wait for the videos.
 
-    Give the request as keyword arguments (every ``WanVideoRequest`` field, snake_case, plus ``size``, a
-    preset such as ``"720p_16_9"`` for ``width``/``height``) or as a whole ``request`` dict (snake_case or
-    Runware's camelCase wire JSON; as a string, JSON or the Python repr Jinja renders from a dict);
-    keyword arguments override its keys.
-    ``positive_prompt``/``negative_prompt`` may name a ``.txt``/``.j2``/``.md`` template file and
-    ``request`` a ``.json`` one (module ``templates``).
-
-    **Never pays twice.** The ``taskUUID`` comes from the task instance (not the try) and the request's
-    fingerprint: a retry, crash or clear re-attaches to the paid generation; a failed generation is followed
-    by a new one. ``task_uuid`` (explicit) or ``idempotency_key`` (templated) override the identity.
-
-    Every argument (defaults, limits) is listed in the README's ``WanVideoOperator`` tables; the
-    execution steps are in docs/operators.md.
+    The request: ``WanVideoRequest`` fields as keyword arguments (plus ``size``, a preset), overriding a
+    whole ``request`` dict (snake_case or wire JSON). Never pays twice: the ``taskUUID`` derives from the
+    task instance and the request's fingerprint, so a retry re-attaches to the paid generation. Every
+    argument: the README's tables; the steps: docs/operators.md.
     """
 
     template_fields: Sequence[str] = (
@@ -141,10 +124,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
             raise InvalidRequestError("delivery='upload_endpoint' needs s3_destination", parameter="delivery")
         timeout = arguments.check_generation_timeout(generation_timeout)
         poll = arguments.check_poll(poll_initial_delay, poll_interval, poll_max_interval)
-        asset = arguments.destination_asset(s3_destination)
-        if asset is not None:
-            kwargs["outlets"] = [*(kwargs.pop("outlets", None) or []), asset]
-        super().__init__(**kwargs)
+        super().__init__(**arguments.with_asset(kwargs, s3_destination))
         for name, value in request_fields.items():
             setattr(self, name, value)
         self.size = size
@@ -166,12 +146,6 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
         self.s3_input_mode = s3_input_mode
         self._submitted_uuid: str | None = None
 
-    @cached_property
-    def hook(self) -> RunwareHook:
-        from airflow_provider_wan.hooks.runware import RunwareHook
-
-        return RunwareHook(runware_conn_id=self.runware_conn_id)
-
     def build_values(self) -> dict[str, Any]:
         """The parameters of ``request`` (checked on its own) overridden by the keyword arguments (no I/O)."""
         values: dict[str, Any] = {}
@@ -191,13 +165,6 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
     def build_request(self) -> WanVideoRequest:
         """The request validated against every Wan2.7 rule (no I/O), media references unresolved."""
         return WanVideoRequest.from_any(self.build_values())
-
-    @cached_property
-    def destination(self) -> S3Location | None:
-        """``s3_destination`` parsed once (after rendering): where every video is landed."""
-        from airflow_provider_wan.media.s3 import parse_destination
-
-        return parse_destination(self.s3_destination)
 
     def validate_arguments(self) -> tuple[float | None, float | None]:
         """Check the rendered non-request arguments (before any request); the figures they hold."""
@@ -307,31 +274,14 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
             state = self.hook.get_responses([task_uuid]).get(task_uuid)
         waiting, step = wait.after(state, submitted_at)  # an earlier attempt's task may be finished
         if isinstance(step, Poll) and self.deferrable:
-            from airflow_provider_wan.triggers.video import RunwareVideoTrigger
-
             self.log.info(
                 "Deferring until task %s finishes (timeout %s).", task_uuid, self.generation_timeout
             )
-            self.defer(
-                trigger=RunwareVideoTrigger.for_wait(wait, runware_conn_id=self.runware_conn_id, echo=echo),
-                method_name="execute_complete",
-                timeout=self.generation_timeout + timedelta(seconds=BACKSTOP_SECONDS),
-            )
+            self.defer_wait(wait, self.generation_timeout, echo)
         return self.execute_complete(context, {**self._wait_in_worker(waiting, step), **echo})
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> XComValue:
-        """Resume after the trigger, on a fresh instance: every id and figure comes from the event."""
-        return finish(
-            context,
-            event,
-            hook=self.hook,
-            log=self.log,
-            allow_partial_results=self.allow_partial_results,
-            fail_on_nsfw=self.fail_on_nsfw,
-            destination=self.destination,
-            aws_conn_id=self.aws_conn_id,
-            outlets=self.outlets,
-        )
+        return self.finish(context, event)
 
     def on_kill(self) -> None:
         if self._submitted_uuid:
@@ -381,13 +331,9 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, BaseOperator):
                 self.log.info("Submitted Runware task %s (generation %d).", task_uuid, generation)
                 return task_uuid, None
             state = hook.get_responses([task_uuid]).get(task_uuid)
-            if (
-                state is not None
-                and state.status(expected) == "error"
-                and not (self.allow_partial_results and state.results)
-            ):
+            if state is not None and state.status(expected) == "error":
                 first = state.errors[0]
-                if first.category != "not_found":
+                if first.category != "not_found" and not (self.allow_partial_results and state.results):
                     log = "Generation %d (task %s) failed earlier [%s]; submitting a new generation."
                     self.log.warning(log, generation, task_uuid, first.code)
                     continue

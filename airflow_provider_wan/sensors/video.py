@@ -6,15 +6,14 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_provider_wan.arguments import check_task_uuid, destination_asset, optional_non_negative
+from airflow_provider_wan.arguments import check_task_uuid, optional_non_negative, with_asset
 from airflow_provider_wan.compat import conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
-from airflow_provider_wan.finish import finish
+from airflow_provider_wan.finish import RunwareTask
 from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.links import RunwareVideoLink
 from airflow_provider_wan.models import NUMBER_RESULTS_MAX
@@ -23,53 +22,27 @@ from airflow_provider_wan.poller import DEFAULT_CADENCE, Done, Poll, PollCadence
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_wan.hooks.runware import RunwareHook
-    from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.results import XComValue
 
 
 def number_results_from_details(details: Mapping[str, Any]) -> int | None:
-    """``numberResults`` of the ``videoInference`` request kept in a ``getTaskDetails`` item.
-
-    ``request`` is documented as the task array as sent; a single object is accepted too. A request
-    without ``numberResults`` asked for the default, 1. None when no videoInference request is found.
-    """
+    """``numberResults`` (default 1) of the ``videoInference`` task in a ``getTaskDetails`` item's
+    ``request`` (the task array as sent, or one object); None when there is none or it is not a count."""
     request = details.get("request")
     tasks = [request] if isinstance(request, Mapping) else request if isinstance(request, list) else []
-    for task in tasks:
-        if not isinstance(task, Mapping) or task.get("taskType") != "videoInference":
-            continue
-        value = task.get("numberResults", 1)
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
-            return value
-        return None
-    return None
+    task = next((t for t in tasks if isinstance(t, Mapping) and t.get("taskType") == "videoInference"), {})
+    value = task.get("numberResults", 1) if task else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
 
 
-class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
+class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
     """Wait until a Runware task is finished and return the same XCom value as ``WanVideoOperator``.
 
-    Works in ``poke`` and ``reschedule`` mode and, with ``deferrable=True``, in the triggerer (reusing
-    :class:`~airflow_provider_wan.triggers.video.RunwareVideoTrigger`). ``timeout``, ``soft_fail`` and
-    ``mode`` behave as for every Airflow sensor. A failed generation fails the sensor with Runware's code.
-
-    A task with ``numberResults > 1`` counts as done only once all its videos are in. The sensor does not
-    see the request, so by default it asks Runware: ``getTaskDetails`` (read-only, generates nothing)
-    returns the request as submitted, and its ``numberResults`` (1 when absent) is the number to wait for.
-    That is one extra HTTP request per run of ``execute`` (per poke in ``reschedule`` mode, where every poke
-    is a fresh instance), made only once the answer depends on it (a first video is in) or right before
-    deferring. If it fails or holds no request, the sensor logs a warning and waits for one video; pass
-    ``expected_results`` to skip the lookup.
-
-    :param task_uuid: the Runware task UUID (templated, e.g.
-        ``"{{ ti.xcom_pull(task_ids='submit', key='task_uuid') }}"``).
-    :param expected_results: ``numberResults`` of the submitted request (1 to 20), or ``None`` (default) to
-        read it from Runware's ``getTaskDetails`` as described above.
-    :param s3_destination: land the videos in ``s3://bucket/prefix/`` exactly like the operator does, and
-        declare that prefix as the task's asset (outlet).
-    :param estimated_cost: the submitter's estimate in USD (templated, e.g.
-        ``"{{ ti.xcom_pull(task_ids='submit')['estimated_cost'] }}"``), reported beside the actual cost
-        in the XCom value; the sensor cannot price a request it never saw.
+    ``poke``, ``reschedule`` or ``deferrable=True`` (the operator's trigger); a failed generation fails it
+    with Runware's code. ``expected_results=None`` reads ``numberResults`` from ``getTaskDetails`` (one
+    read-only request, only once the count can change the answer; 1 with a warning if it fails).
+    ``estimated_cost`` (templated) is the submitter's estimate, echoed beside the actual cost; the sensor
+    never sees the request. Every argument: README and docs/operators.md.
     """
 
     template_fields: Sequence[str] = (
@@ -99,10 +72,7 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 10.0)
-        asset = destination_asset(s3_destination)
-        if asset is not None:
-            kwargs["outlets"] = [*(kwargs.pop("outlets", None) or []), asset]
-        super().__init__(**kwargs)
+        super().__init__(**with_asset(kwargs, s3_destination))
         self.task_uuid = task_uuid
         self.runware_conn_id = runware_conn_id
         self.expected_results = expected_results
@@ -117,19 +87,6 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         self.deferrable = deferrable
         self.poll_max_interval = poll_max_interval
         self.estimated_cost = estimated_cost
-
-    @cached_property
-    def hook(self) -> RunwareHook:
-        from airflow_provider_wan.hooks.runware import RunwareHook
-
-        return RunwareHook(runware_conn_id=self.runware_conn_id)
-
-    @cached_property
-    def destination(self) -> S3Location | None:
-        """``s3_destination`` parsed once (after rendering)."""
-        from airflow_provider_wan.media.s3 import parse_destination
-
-        return parse_destination(self.s3_destination)
 
     def _check_uuid(self) -> str:
         return check_task_uuid(str(self.task_uuid or "").strip())
@@ -157,25 +114,20 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         if explicit is not None:
             return explicit
         if self._resolved_expected is None:
-            self._resolved_expected = self._number_results_from_runware(task_uuid)
+            try:
+                found = number_results_from_details(self.hook.get_task_details(task_uuid))
+                why = "holds no videoInference request"
+            except RunwareError as err:
+                found, why = None, f"failed ({err})"
+            if found is None:
+                log = "getTaskDetails for task %s %s: waiting for 1 video. Pass expected_results if "
+                self.log.warning(log + "the request asked for more.", task_uuid, why)
+            else:
+                self.log.info(
+                    "Task %s asked for %d video(s) (numberResults, from getTaskDetails)", task_uuid, found
+                )
+            self._resolved_expected = found or 1
         return self._resolved_expected
-
-    def _number_results_from_runware(self, task_uuid: str) -> int:
-        try:
-            found = number_results_from_details(self.hook.get_task_details(task_uuid))
-            why = "holds no videoInference request"
-        except RunwareError as err:
-            found, why = None, f"failed ({err})"
-        if found is None:
-            self.log.warning(
-                "getTaskDetails for task %s %s: waiting for 1 video. Pass expected_results if the request "
-                "asked for more.",
-                task_uuid,
-                why,
-            )
-            return 1
-        self.log.info("Task %s asked for %d video(s) (numberResults, from getTaskDetails)", task_uuid, found)
-        return found
 
     def _wait(self, context: Context, task_uuid: str, expected: int, end_time: float = math.inf) -> Wait:
         """The shared completion step; the sensor's own ``timeout`` ends a poke-mode wait, hence no end."""
@@ -197,7 +149,7 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         expected = self._expected_results(task_uuid) if known else 1
         _, step = self._wait(context, task_uuid, expected).after(state, time.time())
         if isinstance(step, Done):
-            return PokeReturnValue(is_done=True, xcom_value=self._complete(context, step.event))
+            return PokeReturnValue(is_done=True, xcom_value=self.execute_complete(context, step.event))
         if isinstance(step, Poll):
             step.log_to(self.log)  # "Task ... running: n/m video(s) ready, progress ..."
         return False
@@ -209,20 +161,11 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
         result = self.poke(context)  # checks every argument before its first request
         if isinstance(result, PokeReturnValue):
             return result.xcom_value
-        from airflow_provider_wan.triggers.video import RunwareVideoTrigger
+        timeout = self.timeout if isinstance(self.timeout, timedelta) else timedelta(seconds=self.timeout)
+        end_time = time.time() + timeout.total_seconds()
+        self.defer_wait(self._wait(context, task_uuid, self._expected_results(task_uuid), end_time), timeout)
 
-        timeout = float(self.timeout.total_seconds() if isinstance(self.timeout, timedelta) else self.timeout)
-        wait = self._wait(context, task_uuid, self._expected_results(task_uuid), time.time() + timeout)
-        self.defer(
-            trigger=RunwareVideoTrigger.for_wait(wait, runware_conn_id=self.runware_conn_id),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=timeout + 300),
-        )
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
-        return self._complete(context, event)
-
-    def _complete(self, context: Context, event: Any) -> XComValue:
+    def execute_complete(self, context: Context, event: Any = None) -> XComValue:
         if isinstance(event, dict) and event.get("status") == "timeout":
             # Sensor semantics: a timeout is AirflowSensorTimeout, or a skip with soft_fail.
             from airflow_provider_wan.compat import AirflowSensorTimeout, AirflowSkipException
@@ -231,16 +174,6 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator):
             if self.soft_fail:
                 raise AirflowSkipException(message)
             raise AirflowSensorTimeout(message)
-        return finish(
-            context,
-            event,
-            hook=self.hook,
-            log=self.log,
-            estimated_cost=self._check_estimate(),
-            allow_partial_results=self.allow_partial_results,
-            fail_on_nsfw=self.fail_on_nsfw,
-            destination=self.destination,
-            aws_conn_id=self.aws_conn_id,
-            output_format=self.output_format,
-            outlets=self.outlets,
+        return self.finish(
+            context, event, estimated_cost=self._check_estimate(), output_format=self.output_format
         )

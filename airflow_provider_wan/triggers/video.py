@@ -24,14 +24,10 @@ from airflow_provider_wan.results import TaskEvent, TaskState, task_event
 
 
 class RunwareVideoTrigger(BaseTrigger):
-    """Wait for ``task_uuid`` and yield exactly one :class:`~airflow_provider_wan.results.TaskEvent`.
-
-    Every decision is the shared :class:`~airflow_provider_wan.poller.Wait` step; polls go through the
-    process-wide coalescing poller. Polling is read-only, so running twice after a failover is harmless.
-    The keyword arguments are those of earlier releases (a serialized trigger survives an upgrade):
-    ``end_time`` is the absolute deadline, ``poll_*`` the :class:`~airflow_provider_wan.poller.PollCadence`,
-    ``coalesce`` shares the batched poller, ``echo`` is plain JSON copied into the event (the operator
-    resumes on a fresh instance).
+    """Wait for ``task_uuid`` (the shared ``poller.Wait`` step, polls through the process-wide coalescing
+    poller; read-only, so running twice after a failover is harmless) and yield exactly one ``TaskEvent``.
+    The keyword arguments are those of earlier releases, so a serialized trigger survives an upgrade;
+    ``echo`` is plain JSON copied into the event (the operator resumes on a fresh instance).
     """
 
     def __init__(
@@ -69,7 +65,6 @@ class RunwareVideoTrigger(BaseTrigger):
     def for_wait(
         cls, wait: Wait, *, runware_conn_id: str, echo: dict[str, Any] | None = None
     ) -> RunwareVideoTrigger:
-        """The trigger that carries ``wait`` on in the triggerer (from its first poll)."""
         return cls(**_wait_kwargs(wait), runware_conn_id=runware_conn_id, echo=echo)
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
