@@ -104,15 +104,13 @@ def decode_response(response: httpx.Response, task_types: str) -> Envelope:
             )
         return envelope
     first = envelope.errors[0] if envelope.errors else None
+    bare = RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
     if retryable_status(status):
-        error = RunwareError.from_wire(first, http_status=status) if first else None
-        error = error or RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
-        retry_after = retry_after_seconds(response.headers)
-        if retry_after is not None:
-            error.details["retry_after"] = retry_after
+        error = RunwareError.from_wire(first, http_status=status) if first else bare
+        error.details["retry_after"] = retry_after_seconds(response.headers)  # None: the header was absent
         raise error
     if body is None or not (envelope.errors or envelope.data):
-        raise RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
+        raise bare
     if status in (401, 402, 403) and first:
         # Key or balance problems concern the whole request, never one task: stop here.
         raise RunwareError.from_wire(first, http_status=status)
