@@ -1,15 +1,13 @@
-"""Runware REST client: a sync and an async twin sharing configuration, the sans-IO :class:`Call` (request
-body and answer parsing) and one retry policy (:mod:`airflow_provider_wan.retry`).
-
-No Airflow here: :class:`~airflow_provider_wan.hooks.runware.RunwareHook` makes the :class:`ClientConfig`.
-Re-sending a ``videoInference`` POST is safe only because it carries the same client-chosen ``taskUUID``:
-a second arrival is answered ``conflictTaskUUID``, reported as ``already_submitted`` instead of raised.
+"""Runware REST client (no Airflow): sync and async twins sharing :class:`ClientConfig`, the sans-IO
+:class:`Call` and one retry policy. Re-sending a ``videoInference`` POST is safe because it carries the
+same ``taskUUID``: a second arrival answers ``conflictTaskUUID``, reported as ``already_submitted``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -30,15 +28,11 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-# The API key: pydantic's SecretStr never shows it in repr or str.
-Secret = SecretStr
-
-
 @dataclass(frozen=True)
 class ClientConfig:
-    """Everything needed to talk to Runware; the key is a :class:`Secret`."""
+    """Everything needed to talk to Runware; the key is a ``SecretStr`` (never in repr or str)."""
 
-    api_key: Secret
+    api_key: SecretStr
     base_url: str = DEFAULT_BASE_URL
     timeout: float = 30.0
     connect_timeout: float = 10.0
@@ -49,24 +43,19 @@ class ClientConfig:
         if not self.api_key:
             raise RunwareError(
                 "No Runware API key: set the connection's password (API Key) field",
-                code="missingApiKey",
-                category="auth",
-                retryable=False,
+                code="missingApiKey",  # an auth error: never retried
             )
         if not self.base_url.startswith(("http://", "https://")):
             raise RunwareError(
                 f"Base URL must start with http:// or https://, got {self.base_url!r}",
-                code="invalidBaseUrl",
-                category="validation",
+                code="invalidBaseUrl",  # a validation error: never retried
                 parameter="host",
-                retryable=False,
             )
 
     def client_kwargs(self) -> dict[str, Any]:
         return {
             "headers": {
                 "Authorization": f"Bearer {self.api_key.get_secret_value()}",
-                "Content-Type": "application/json",
                 "Accept": "application/json",
                 "User-Agent": "airflow-provider-wan",
             },
@@ -80,8 +69,6 @@ class ClientConfig:
     @property
     def credential_fingerprint(self) -> str:
         """A stable, non-reversible id of (URL, key) to share pollers without holding the key in names."""
-        import hashlib
-
         identity = f"{self.base_url}\x00{self.api_key.get_secret_value()}"
         return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
@@ -98,9 +85,6 @@ class SubmitResult:
 class MediaUpload:
     media_uuid: str
     media_url: str | None = None
-
-
-# -- sans-IO calls: the task array to POST and how to read the answer (both twins send them) --------
 
 
 def decode_response(response: httpx.Response, task_types: str) -> Envelope:
@@ -120,15 +104,13 @@ def decode_response(response: httpx.Response, task_types: str) -> Envelope:
             )
         return envelope
     first = envelope.errors[0] if envelope.errors else None
+    bare = RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
     if retryable_status(status):
-        error = RunwareError.from_wire(first, http_status=status) if first else None
-        error = error or RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
-        retry_after = retry_after_seconds(response.headers)
-        if retry_after is not None:
-            error.details["retry_after"] = retry_after
+        error = RunwareError.from_wire(first, http_status=status) if first else bare
+        error.details["retry_after"] = retry_after_seconds(response.headers)  # None: the header was absent
         raise error
     if body is None or not (envelope.errors or envelope.data):
-        raise RunwareError(f"Runware answered HTTP {status} ({task_types})", http_status=status)
+        raise bare
     if status in (401, 402, 403) and first:
         # Key or balance problems concern the whole request, never one task: stop here.
         raise RunwareError.from_wire(first, http_status=status)
@@ -228,25 +210,23 @@ def delete_media_call(media_uuid: str) -> Call[Mapping[str, Any]]:
     return Call([task], lambda env, st: parse_single(env, st, uuid_))
 
 
+def _task_types(tasks: Sequence[Mapping[str, Any]]) -> str:
+    return ",".join(sorted({str(t.get("taskType")) for t in tasks}))
+
+
+def _transport_error(exc: httpx.HTTPError, task_types: str) -> RunwareTransportError:
+    # httpx exception texts never hold headers; keep only the class and a short message anyway.
+    return RunwareTransportError(f"{type(exc).__name__} talking to Runware ({task_types}): {str(exc)[:200]}")
+
+
 class _Twin:
-    """What the twins share: the configuration, the repr, one POST's error handling."""
+    """What the twins share: the configuration and the repr (never the key)."""
 
     def __init__(self, config: ClientConfig) -> None:
         self.config = config
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.config.base_url!r})"
-
-    @staticmethod
-    def _retry_label(tasks: Sequence[Mapping[str, Any]]) -> str:
-        return ",".join(sorted({str(t.get("taskType")) for t in tasks}))
-
-    @staticmethod
-    def _transport_error(exc: httpx.HTTPError, task_types: str) -> RunwareTransportError:
-        # httpx exception texts never hold headers; keep only the class and a short message anyway.
-        return RunwareTransportError(
-            f"{type(exc).__name__} talking to Runware ({task_types}): {str(exc)[:200]}", category="transport"
-        )
 
 
 class RunwareClient(_Twin):
@@ -274,7 +254,7 @@ class RunwareClient(_Twin):
 
     def post_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> tuple[int, Envelope]:
         """POST a task array with the retry policy; returns (HTTP status, envelope)."""
-        task_types = self._retry_label(tasks)
+        task_types = _task_types(tasks)
         retrying = self.config.retry.retrying(f"Runware {task_types}", sleep=self._sleep)
         result: tuple[int, Envelope] = retrying(self._post_once, tasks, task_types)
         return result
@@ -283,7 +263,7 @@ class RunwareClient(_Twin):
         try:
             response = self._http.post(self.config.base_url, json=list(tasks))
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, task_types) from None
+            raise _transport_error(exc, task_types) from None
         return response.status_code, decode_response(response, task_types)
 
     def call(self, call: Call[T]) -> T:
@@ -325,7 +305,7 @@ class AsyncRunwareClient(_Twin):
         return self._http.is_closed
 
     async def post_tasks(self, tasks: Sequence[Mapping[str, Any]]) -> tuple[int, Envelope]:
-        task_types = self._retry_label(tasks)
+        task_types = _task_types(tasks)
         retrying = self.config.retry.async_retrying(f"Runware {task_types}", sleep=self._sleep)
         result: tuple[int, Envelope] = await retrying(self._post_once, tasks, task_types)
         return result
@@ -334,7 +314,7 @@ class AsyncRunwareClient(_Twin):
         try:
             response = await self._http.post(self.config.base_url, json=list(tasks))
         except httpx.HTTPError as exc:
-            raise self._transport_error(exc, task_types) from None
+            raise _transport_error(exc, task_types) from None
         return response.status_code, decode_response(response, task_types)
 
     async def call(self, call: Call[T]) -> T:

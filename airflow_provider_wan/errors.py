@@ -1,9 +1,6 @@
-"""One exception hierarchy for everything Runware (and our own pre-flight checks) can say no to.
-
-Runware's many, growing error codes are bucketed into a small, stable taxonomy (:data:`Category`); the raw
-``code`` stays visible. ``conflict*`` codes (and HTTP 409) are ``validation``, as Runware files them, but
-get their own class, :class:`RunwareConflictError`: a reused taskUUID is how idempotent resubmission is
-detected.
+"""One exception hierarchy for everything Runware (and our own pre-flight checks) can say no to: Runware's
+growing error codes bucketed into a stable :data:`Category` (the raw ``code`` stays visible). ``conflict*``
+codes (HTTP 409) are ``validation`` but get :class:`RunwareConflictError`: a reused taskUUID.
 """
 
 from __future__ import annotations
@@ -25,15 +22,9 @@ Category = Literal[
 ]
 
 _HTTP_CATEGORY: dict[int, Category] = {
-    400: "validation",
-    401: "auth",
-    402: "quota",
-    403: "auth",
-    404: "not_found",
-    408: "timeout",
-    409: "validation",
-    422: "validation",
-    429: "rate_limit",
+    **dict.fromkeys((400, 409, 422), "validation"),
+    **dict.fromkeys((401, 403), "auth"),
+    **{402: "quota", 404: "not_found", 408: "timeout", 429: "rate_limit"},
 }
 # Codes the naming rules in classify() would file elsewhere (or only by HTTP status).
 _CODE_GROUPS: dict[Category, str] = {
@@ -132,10 +123,8 @@ class RunwareError(Exception):
         return " | ".join([f"{head}: {self.message}", *(f"{k}={v}" for k, v in pairs if v)])
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(code={self.code!r}, category={self.category!r}, "
-            f"parameter={self.parameter!r}, task_uuid={self.task_uuid!r}, message={self.message!r})"
-        )
+        shown = ("code", "category", "parameter", "task_uuid", "message")
+        return f"{type(self).__name__}({', '.join(f'{k}={getattr(self, k)!r}' for k in shown)})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only constructor: teach pickle (Airflow's process boundaries) to rebuild it, class kept.
@@ -151,8 +140,7 @@ class RunwareError(Exception):
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunwareError:
-        """Inverse of :meth:`to_dict`: picks the subclass from the category (``"conflict"`` of older
-        releases reads as ``validation``)."""
+        """Inverse of :meth:`to_dict`, subclass kept (an older release's ``"conflict"`` is ``validation``)."""
         category = "validation" if data.get("category") == "conflict" else data.get("category")
         category = category if category in get_args(Category) else None
         code = data.get("code") if isinstance(data.get("code"), str) else None

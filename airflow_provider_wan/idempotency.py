@@ -1,11 +1,7 @@
-"""Every derived UUID, and what a UUID Runware accepts is: the one place that decides "the same work".
-
-Runware's only idempotency is the client-chosen ``taskUUID`` (a resend is answered ``conflictTaskUUID``
-and not charged again), so every UUID we send is a pure function of what makes the work the same: the
-task instance's identity (never the try number) plus the request fingerprint for a generation and its
-staging object, the content's SHA-256 for a media upload (docs/operators.md, docs/media.md). Runware
-requires version-4 format, so the uuid5-style digest is stamped with the v4 and RFC 4122 variant bits.
-"""
+"""Every derived UUID: the one place that decides "the same work". Runware's only idempotency is the
+client-chosen ``taskUUID`` (a resend answers ``conflictTaskUUID``, not charged again), so each UUID is a pure
+function of the task instance's identity (never the try number) plus the request fingerprint, or of the
+content's SHA-256 for a media upload (docs/operators.md, docs/media.md). Runware requires version 4."""
 
 from __future__ import annotations
 
@@ -60,7 +56,7 @@ def task_uuid_for(
 ) -> str:
     """The task UUID of one generation attempt; a user's ``idempotency_key`` replaces the Airflow identity
     (to share a generation between runs, or force a new one), the request fingerprint still applies."""
-    identity: list[object] = (
+    identity = (
         ["key", idempotency_key]
         if idempotency_key is not None
         else ["ti", dag_id, task_id, run_id, map_index]
@@ -77,6 +73,4 @@ def delivery_token(*, dag_id: str, task_id: str, run_id: str, map_index: int, fi
 def media_task_uuid(content_sha256: str, scope: str, attempt: int = 0) -> str:
     """Task UUID of a ``mediaStorage`` upload, so a retried upload of the same bytes is not repeated; a
     later ``attempt`` replaces a UUID burnt by a failed upload (attempt 0 keeps the historical form)."""
-    if attempt == 0:
-        return _derive("mediaStorage", content_sha256, scope)
-    return _derive("mediaStorage", content_sha256, scope, attempt)
+    return _derive("mediaStorage", content_sha256, scope, *([attempt] if attempt else []))

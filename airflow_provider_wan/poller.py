@@ -1,7 +1,5 @@
 """When to poll (:class:`PollCadence`), what a poll means (:class:`Wait`, the one completion step of the
-trigger, the synchronous operator and the sensor) and polling many tasks with few requests
-(:class:`CoalescingPoller`: one batched ``getResponse`` per flush for all triggers of a process).
-"""
+trigger, operator and sensor) and one batched ``getResponse`` per flush (:class:`CoalescingPoller`)."""
 
 from __future__ import annotations
 
@@ -38,11 +36,9 @@ def expected_generation_seconds(duration: int, number_results: int = 1) -> float
 
 @dataclass(frozen=True)
 class PollCadence:
-    """Wait ``initial_delay``, poll every ``interval`` s until ``plateau_seconds`` after the submit, then
-    grow the interval by 1 s per 4 s overdue up to ``max_interval`` (generation time is predictable from
-    the duration). Without a plateau: exponential backoff (x``factor``). A reported ``progress`` aims the
-    next poll at the projected end; jitter spreads herds of mapped tasks (docs/architecture.md).
-    """
+    """Wait ``initial_delay``, poll every ``interval`` s until ``plateau_seconds``, then +1 s per 4 s overdue
+    up to ``max_interval`` (without a plateau: x``factor`` backoff); ``progress`` aims at the projected end,
+    jitter spreads herds of mapped tasks (docs/architecture.md)."""
 
     initial_delay: float = 5.0
     interval: float = 2.0
@@ -91,7 +87,7 @@ DEFAULT_CADENCE = PollCadence()
 
 @dataclass(frozen=True)
 class Poll:
-    """Keep waiting: poll again in ``delay`` seconds. ``note`` is worth a log line (``warn``: a warning)."""
+    """Poll again in ``delay`` seconds; ``note`` is worth a log line (``warn``: a warning)."""
 
     delay: float
     note: str = ""
@@ -104,16 +100,12 @@ class Poll:
 
 @dataclass(frozen=True)
 class Done:
-    """Finished: the terminal event (success, error or timeout) to complete the Airflow task with."""
-
-    event: TaskEvent
+    event: TaskEvent  # the terminal event (success, error or timeout)
 
 
 @dataclass(frozen=True)
 class Failed:
-    """Polling itself failed for good (a permanent error, or the failure budget spent)."""
-
-    error: RunwareError
+    error: RunwareError  # polling itself failed for good: a permanent error, or the failure budget spent
 
 
 Step = Poll | Done | Failed
@@ -166,8 +158,7 @@ class Wait:
             return wait._next(now)
         progress = f"{wait.progress:.0f}%" if wait.progress is not None else "n/a"
         ready = len(polled.results) if polled is not None else 0
-        note = f"Task {uuid} running: {ready}/{expected} video(s) ready, progress {progress}, "
-        note += f"elapsed {elapsed:.0f}s"
+        note = f"Task {uuid} running: {ready}/{expected} ready, progress {progress}, elapsed {elapsed:.0f}s"
         return replace(wait, noted_at=now)._next(now, note)
 
     def timeout(self, now: float) -> Done:

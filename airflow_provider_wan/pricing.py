@@ -1,10 +1,6 @@
-"""Cost estimate of a Wan2.7 request, before it is submitted.
-
-Model page: input and output video seconds are charged $0.10/s at 720p and $0.15/s at 1080p; output is
-``duration x numberResults``, input video seconds are billed once per task, and the tier is
-:attr:`WanVideoRequest.tier <airflow_provider_wan.models.WanVideoRequest.tier>`. Decimal arithmetic,
-rounded half-up to 4 decimals (as Runware reports costs), so 720p x 2 s is ``0.2``.
-"""
+"""Cost estimate of a Wan2.7 request before it is submitted: output (``duration x numberResults``) and
+input video seconds at the tier's rate (model page), in Decimal rounded half-up to 4 decimals as Runware
+reports costs (720p x 2 s is ``0.2``)."""
 
 from __future__ import annotations
 
@@ -45,20 +41,17 @@ class CostEstimate:
 
 def estimate(request: WanVideoRequest, input_video_seconds: float = 0.0) -> CostEstimate:
     """Itemised cost of ``request``; ``input_video_seconds`` is the total length of its input videos."""
-    seconds_in = _input_seconds(input_video_seconds)
-    tier = request.tier
+    seconds_in, tier = _input_seconds(input_video_seconds), request.tier
     # str() first: Decimal(0.15) would carry the binary float error into the result.
     rate = Decimal(str(PRICE_PER_SECOND[tier]))
-    output_seconds = request.output_seconds
-    output_usd = rate * output_seconds
-    input_usd = rate * seconds_in
+    output_usd, input_usd = rate * request.output_seconds, rate * seconds_in
     return CostEstimate(
         total_usd=_round(output_usd + input_usd),
         output_usd=_round(output_usd),
         input_usd=_round(input_usd),
         tier=tier,
         rate_per_second=PRICE_PER_SECOND[tier],
-        output_seconds=output_seconds,
+        output_seconds=request.output_seconds,
         input_seconds=float(seconds_in),
     )
 

@@ -9,7 +9,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol, cast
 
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import Required, TypedDict
@@ -25,8 +25,7 @@ ERROR_STATUSES = frozenset({"error", "failed", "failure"})
 
 
 def _status(raw: Any) -> RunState:
-    """Map a raw item status to running/success/error; unknown non-terminal statuses are running."""
-    status = str(raw).strip().lower() if raw is not None else ""
+    status = str(raw or "").strip().lower()
     return "success" if status in SUCCESS_STATUSES else "error" if status in ERROR_STATUSES else "running"
 
 
@@ -48,6 +47,9 @@ class VideoRecord(TypedDict, total=False):
     size_bytes: int
 
 
+VIDEO_KEYS = ("video_uuid", "video_url", "seed", "nsfw_content", "cost")  # tests/conftest.py VIDEO_KEYS
+
+
 @dataclass(frozen=True)
 class VideoResult:
     """One generated video (one of up to ``numberResults`` per task), from the answer to the XCom value."""
@@ -63,7 +65,6 @@ class VideoResult:
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> VideoResult:
-        """From a ``data[]`` item of an answer (camelCase)."""
         url, seed = item.get("videoURL"), _number(item.get("seed"))
         nsfw = item.get("NSFWContent", item.get("nsfwContent"))
         return cls(
@@ -78,14 +79,7 @@ class VideoResult:
         )
 
     def to_dict(self) -> VideoRecord:
-        """The video as the event and the XCom contract carry it (``tests/conftest.py`` VIDEO_KEYS)."""
-        return {
-            "video_uuid": self.video_uuid,
-            "video_url": self.video_url,
-            "seed": self.seed,
-            "nsfw_content": self.nsfw_content,
-            "cost": self.cost,
-        }
+        return cast(VideoRecord, {key: getattr(self, key) for key in VIDEO_KEYS})
 
 
 @dataclass
@@ -126,10 +120,8 @@ class Envelope:
 
     @classmethod
     def parse(cls, body: Any) -> Envelope:
-        if isinstance(body, list):  # not documented; seen from proxies that unwrap the envelope
+        if not isinstance(body, Mapping):  # a bare list (not documented) is seen from unwrapping proxies
             return cls(data=_as_list(body), errors=[])
-        if not isinstance(body, Mapping):
-            return cls(data=[], errors=[])
         errors = _as_list(body.get("errors"))
         # A single top-level error object (``{"error": {...}}``) has been seen from gateways.
         return cls(data=_as_list(body.get("data")), errors=errors or _as_list(body.get("error")))
@@ -150,8 +142,7 @@ def group_by_task(
         return states.setdefault(uuid, TaskState(uuid))
 
     for item in envelope.data:
-        state = state_for(item)
-        if state is None:
+        if (state := state_for(item)) is None:
             continue
         raw = str(item.get("status") or "")
         if isinstance(item.get("error"), Mapping) or _status(raw) == "error":
@@ -165,8 +156,7 @@ def group_by_task(
             progress = _number(item.get("progress"))
             state.progress = state.progress if progress is None else progress
     for err in envelope.errors:
-        state = state_for(err)
-        if state is not None:
+        if (state := state_for(err)) is not None:
             state.errors.append(
                 RunwareError.from_wire(err, http_status=http_status, task_uuid=state.task_uuid)
             )
@@ -280,17 +270,8 @@ def xcom_value(
     the accepted videos to S3; their records gain ``s3_uri``, ``sha256``, ``size_bytes``."""
     parsed = parse_event(event)
     task_uuid = parsed["task_uuid"]
-    videos = [
-        VideoResult(
-            task_uuid,
-            v["video_uuid"],
-            v.get("video_url"),
-            v.get("seed"),
-            v.get("nsfw_content"),
-            v.get("cost"),
-        )
-        for v in parsed.get("videos") or []
-    ]
+    raw = cast(list[dict[str, Any]], parsed.get("videos") or [])
+    videos = [VideoResult(task_uuid, **{k: v[k] for k in VIDEO_KEYS if k in v}) for v in raw]
     logger = log or logging.getLogger(__name__)
     error_dict = parsed.get("error")
     error = RunwareError.from_dict(error_dict) if error_dict else None

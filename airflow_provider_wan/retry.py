@@ -1,9 +1,6 @@
-"""The one retry policy (tenacity) for API calls, S3 landing downloads and uploadEndpoint checks.
-
-Retryable is ``RunwareError.retryable`` (transport, 408/425/429/5xx; never a rejected key or a bad
-request); full-jitter exponential backoff within ``max_retries`` attempts and ``retry_max_seconds``. A
-server's ``Retry-After`` is waited in full when it fits in the time left, else the call fails at once
-saying so. The numbers are the ``runware`` connection's extras of the same names.
+"""The one retry policy (tenacity) for API calls, S3 landing downloads and uploadEndpoint checks: retry
+what ``RunwareError.retryable`` allows, full-jitter backoff within ``max_retries`` and ``retry_max_seconds``;
+a ``Retry-After`` is waited in full when it fits in the time left, else the call fails at once saying so.
 """
 
 from __future__ import annotations
@@ -51,10 +48,11 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     try:
         return max(0.0, float(value))
     except ValueError:
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
 
 
 def retry_after_of(error: BaseException | None) -> float | None:
@@ -79,24 +77,15 @@ class RetryPolicy:
         return Retrying(sleep=sleep, **self._settings(what, retry))
 
     def async_retrying(
-        self,
-        what: str,
-        *,
-        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
-        retry: retry_base | None = None,
+        self, what: str, *, sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep
     ) -> AsyncRetrying:
-        return AsyncRetrying(sleep=sleep, **self._settings(what, retry))
+        return AsyncRetrying(sleep=sleep, **self._settings(what, None))
 
     def _settings(self, what: str, retry: retry_base | None) -> dict[str, Any]:
         def before_sleep(state: RetryCallState) -> None:
-            failure = state.outcome.exception() if state.outcome else None
-            log.info(
-                "%s attempt %d failed (%s); retrying in %.1fs",
-                what,
-                state.attempt_number,
-                failure if failure is not None else "not ready",
-                state.upcoming_sleep,
-            )
+            failure = (state.outcome.exception() if state.outcome else None) or "not ready"
+            args = (what, state.attempt_number, failure, state.upcoming_sleep)
+            log.info("%s attempt %d failed (%s); retrying in %.1fs", *args)
 
         return {
             "retry": retry or retry_if_exception(is_retryable),

@@ -10,9 +10,10 @@ from typing import get_args
 import httpx
 import pytest
 import respx
+from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying
 
-from airflow_provider_wan.client import ClientConfig, RunwareClient, Secret
+from airflow_provider_wan.client import ClientConfig, RunwareClient
 from airflow_provider_wan.errors import (
     Category,
     RunwareAuthError,
@@ -40,7 +41,7 @@ def _request() -> WanVideoRequest:
 
 def _client(sleeps: list[float] | None = None) -> RunwareClient:
     config = ClientConfig(
-        api_key=Secret(API_KEY), base_url=BASE, retry=RetryPolicy(max_retries=4, backoff_base=0.01)
+        api_key=SecretStr(API_KEY), base_url=BASE, retry=RetryPolicy(max_retries=4, backoff_base=0.01)
     )
     return RunwareClient(config, sleep=(sleeps.append if sleeps is not None else lambda s: None))
 
@@ -388,7 +389,7 @@ def test_retry_after_above_backoff_max_is_honoured() -> None:
     )
     sleeps: list[float] = []
     config = ClientConfig(
-        api_key=Secret(API_KEY),
+        api_key=SecretStr(API_KEY),
         base_url=BASE,
         retry=RetryPolicy(max_retries=4, backoff_base=0.01, backoff_max=0.05, retry_max_seconds=10),
     )
@@ -402,7 +403,7 @@ def test_retry_after_beyond_the_budget_raises_at_once() -> None:
     route = respx.post(BASE).mock(return_value=_rate_limited("60"))
     sleeps: list[float] = []
     config = ClientConfig(
-        api_key=Secret(API_KEY), base_url=BASE, retry=RetryPolicy(max_retries=6, retry_max_seconds=30)
+        api_key=SecretStr(API_KEY), base_url=BASE, retry=RetryPolicy(max_retries=6, retry_max_seconds=30)
     )
     with RunwareClient(config, sleep=sleeps.append) as client, pytest.raises(RunwareRateLimitError) as info:
         client.get_responses([TASK])

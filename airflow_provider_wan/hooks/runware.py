@@ -1,9 +1,5 @@
-"""Airflow hook for Runware: a ``runware`` connection → a sync or async Runware client.
-
-Connection fields: **password** = API key (masked by Airflow), **host** = base URL. Extras: the numeric
-fields of :class:`ClientConfig` and :class:`RetryPolicy` under their own names (``timeout``,
-``max_retries``, ...; see ``connection.CONN_EXTRA_FIELDS`` and the docs).
-"""
+"""Airflow hook for Runware: a ``runware`` connection (password = API key, host = base URL, extras = the
+numeric fields of :class:`ClientConfig` and :class:`RetryPolicy` by name) → a sync or async client."""
 
 from __future__ import annotations
 
@@ -15,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
+from pydantic import SecretStr
 
 from airflow_provider_wan.client import (
     AsyncRunwareClient,
     ClientConfig,
     MediaUpload,
     RunwareClient,
-    Secret,
     SubmitResult,
     delete_media_call,
     task_details_call,
@@ -47,8 +43,7 @@ def config_from_connection(conn: Connection) -> ClientConfig:
     if api_key:
         mask_secret(api_key)
 
-    def numbers(cls: type) -> dict[str, Any]:
-        """The dataclass's numeric fields, read from the extras of the same name (default: its own)."""
+    def numbers(cls: type) -> dict[str, Any]:  # the dataclass's numeric fields, from same-named extras
         out: dict[str, Any] = {}
         for f in fields(cls):
             value = extra.get(f.name)
@@ -60,15 +55,13 @@ def config_from_connection(conn: Connection) -> ClientConfig:
                 raise RunwareError(
                     f"Connection extra {f.name!r} must be a number",
                     code="invalidConnection",
-                    category="validation",
                     parameter=f.name,
-                    retryable=False,
                 ) from None
         return out
 
     retry = RetryPolicy(**numbers(RetryPolicy))
     return ClientConfig(
-        api_key=Secret(api_key), base_url=_base_url(conn), retry=retry, **numbers(ClientConfig)
+        api_key=SecretStr(api_key), base_url=_base_url(conn), retry=retry, **numbers(ClientConfig)
     )
 
 
@@ -88,9 +81,8 @@ def _base_url(conn: Connection) -> str:
 
 
 class RunwareHook(BaseHook):
-    """Talk to Runware's REST API with the key of a ``runware`` connection: sync calls, and async ones
-    prefixed ``a``, each over one long-lived client; close with :meth:`close` / :meth:`aclose` or use the
-    hook as a (async) context manager.
+    """Runware's REST API with a ``runware`` connection's key: sync calls and ``a``-prefixed async ones, each
+    over one long-lived client (close it, or use the hook as a context manager).
 
     :param runware_conn_id: Airflow connection id (type ``runware``).
     """
@@ -159,15 +151,13 @@ class RunwareHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Prove the key works without spending money: poll a task UUID that cannot exist (Runware answers
         a not-found error when the key is accepted, else an auth error)."""
-        probe = str(uuid.uuid4())
         try:
             with RunwareClient(self.config) as client:
-                client.get_responses([probe])
+                client.get_responses([str(uuid.uuid4())])
         except RunwareError as err:
-            if err.category == "not_found" or (err.category == "validation" and err.http_status == 400):
-                return True, f"Connection to {self.config.base_url} works: API key accepted."
-            # str(err) is built from the server's message and our own text: it never holds the key.
-            return False, f"Connection test failed: {err}"
+            if err.category != "not_found" and not (err.category == "validation" and err.http_status == 400):
+                # str(err) is built from the server's message and our own text: it never holds the key.
+                return False, f"Connection test failed: {err}"
         except Exception as err:  # the message must never echo configuration values
             return False, f"Connection test failed: {type(err).__name__}"
         return True, f"Connection to {self.config.base_url} works: API key accepted."
