@@ -162,13 +162,24 @@ def check_test_button(page: Any, base: str, emulator_url: str) -> None:
 
 
 def trigger_from_ui(page: Any, base: str, dag_id: str) -> str:
-    """Trigger the DAG from its page (the modal unpauses it); the new run's id."""
+    """Trigger the DAG from its page (the modal unpauses it); the new run's id.
+
+    The modal's unpause is a PATCH of its own that may land after the run's POST: wait for it too.
+    """
     page.goto(f"{base}/dags/{dag_id}", wait_until="networkidle")
     page.get_by_role("button", name="Trigger").first.click()
     modal = page.get_by_role("dialog")
-    with page.expect_response(lambda r: r.url.endswith("/dagRuns") and r.request.method == "POST") as answer:
+
+    def unpaused(r: Any) -> bool:
+        return r.request.method == "PATCH" and f"/dags/{dag_id}" in r.url
+
+    with (
+        page.expect_response(unpaused) as unpause,
+        page.expect_response(lambda r: r.url.endswith("/dagRuns") and r.request.method == "POST") as answer,
+    ):
         modal.get_by_role("button", name="Trigger").click()
     assert answer.value.ok, answer.value.text()
+    assert unpause.value.ok, unpause.value.text()
     run_id: str = answer.value.json()["dag_run_id"]
     return run_id
 
