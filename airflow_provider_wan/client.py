@@ -205,8 +205,9 @@ def upload_media_call(media: bytes | str, task_uuid: str | None = None) -> Call[
 
 
 def delete_media_call(media_uuid: str) -> Call[Mapping[str, Any]]:
+    # Runware's SDK (MediaStorageParams) names the stored media in ``media`` for both operations.
     uuid_ = str(uuid.uuid4())
-    task = {"taskType": "mediaStorage", "taskUUID": uuid_, "operation": "delete", "mediaUUID": media_uuid}
+    task = {"taskType": "mediaStorage", "taskUUID": uuid_, "operation": "delete", "media": media_uuid}
     return Call([task], lambda env, st: parse_single(env, st, uuid_))
 
 

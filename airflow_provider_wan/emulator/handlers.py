@@ -237,7 +237,8 @@ async def handle_get_task_details(state: EmulatorState, task: dict[str, Any], ct
 
 # --- mediaStorage --------------------------------------------------------------------------------
 
-_MEDIA_STORAGE_KEYS = frozenset({"taskType", "taskUUID", "operation", "media", "mediaUUID"})
+# As Runware's SDK sends it (MediaStorageParams): a delete names the stored media's UUID in ``media``.
+_MEDIA_STORAGE_KEYS = frozenset({"taskType", "taskUUID", "operation", "media"})
 
 
 async def handle_media_storage(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
@@ -247,15 +248,13 @@ async def handle_media_storage(state: EmulatorState, task: dict[str, Any], ctx: 
         if present(task, "operation"):
             check_enum(task["operation"], "operation", ("upload", "delete"))
         if task.get("operation") == "delete":
-            if not present(task, "mediaUUID"):
+            if not present(task, "media"):
+                fail("missingMedia", "Missing required parameter: media.", "media", type_="string")
+            if not is_uuid(task["media"]):
                 fail(
-                    "missingMediaUUID", "Missing required parameter: mediaUUID.", "mediaUUID", type_="string"
-                )
-            if not is_uuid(task["mediaUUID"]):
-                fail(
-                    "invalidMediaUUID",
-                    "Invalid value for mediaUUID: must be a UUID.",
-                    "mediaUUID",
+                    "invalidMedia",
+                    "Invalid value for media: a delete takes the stored media's UUID.",
+                    "media",
                     type_="string",
                 )
         else:
@@ -290,12 +289,12 @@ async def handle_media_storage(state: EmulatorState, task: dict[str, Any], ctx: 
 
 
 def _delete_media(state: EmulatorState, task: dict[str, Any]) -> Items:
-    media_uuid = task["mediaUUID"]
+    media_uuid = task["media"]
     if not state.media.delete(media_uuid):
         error = make_error(
             "mediaNotFound",
             f"No stored media with UUID {media_uuid}.",
-            parameter="mediaUUID",
+            parameter="media",
             documentation=DOCS_MEDIA_STORAGE,
         )
         return _reject(state, _with_task(error, task, "mediaStorage"))

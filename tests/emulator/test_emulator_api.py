@@ -215,7 +215,7 @@ async def test_media_storage_upload_use_and_delete(api: Api) -> None:
         "taskType": "mediaStorage",
         "taskUUID": new_uuid(),
         "operation": "delete",
-        "mediaUUID": stored["mediaUUID"],
+        "media": stored["mediaUUID"],
     }
     status, body = await api.one([delete])
     assert status == 200 and body["data"][0]["mediaUUID"] == stored["mediaUUID"]

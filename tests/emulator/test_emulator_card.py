@@ -81,7 +81,7 @@ def test_a_stored_frame_image_is_kept_for_the_encode_after_a_delete(emu: Running
         "taskType": "mediaStorage",
         "taskUUID": new_uuid(),
         "operation": "delete",
-        "mediaUUID": media_uuid,
+        "media": media_uuid,
     }
     assert emu.call([delete]).status_code == 200
     [item] = emu.call([poll(task["taskUUID"])]).json()["data"]

@@ -92,7 +92,7 @@ async def test_delete_task_uuid_is_unique_too(api: Api) -> None:
         "taskType": "mediaStorage",
         "taskUUID": new_uuid(),
         "operation": "delete",
-        "mediaUUID": media_uuid,
+        "media": media_uuid,
     }
     assert (await api.post([delete])).status_code == 200
     status, body = await api.one([delete])
@@ -188,7 +188,7 @@ async def test_task_details_of_a_delete(api: Api) -> None:
         "taskType": "mediaStorage",
         "taskUUID": new_uuid(),
         "operation": "delete",
-        "mediaUUID": media_uuid,
+        "media": media_uuid,
     }
     await api.post([delete])
     _, body = await api.one([details(delete["taskUUID"])])
