@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
+import math
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -87,12 +89,23 @@ class MediaUpload:
     media_url: str | None = None
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as inf
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def decode_response(response: httpx.Response, task_types: str) -> Envelope:
     """Turn an HTTP answer into an envelope, or raise the request-level error it carries."""
     status = response.status_code
-    try:
-        body = response.json()
-    except ValueError:
+    try:  # NaN and Infinity are not JSON: one such number must not reach a seed or a cost
+        body = json.loads(response.content, parse_constant=_not_json, parse_float=_finite)
+    except (ValueError, RecursionError):
         body = None
     envelope = Envelope.parse(body)
     if status < 400:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
@@ -138,8 +139,10 @@ class Wait:
             if polled.retryable and failures < self.max_failures:
                 note = f"Poll {self.polls} of task {uuid} failed ({polled}); {failures} failure(s) in a row"
                 return replace(self, failures=failures)._next(now, note, warn=True)
-            polled.task_uuid = polled.task_uuid or uuid
-            return self, Failed(polled)
+            # A batch-level error reaches every trigger of the batch: each gets its own copy.
+            own = copy.copy(polled)
+            own.task_uuid = polled.task_uuid or uuid
+            return self, Failed(own)
         status = polled.status(expected) if polled is not None else "running"
         if polled is not None and status != "running":
             error = polled.errors[0] if status == "error" else None

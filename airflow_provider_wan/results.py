@@ -19,9 +19,14 @@ from airflow_provider_wan.models import MODEL_ID
 
 RunState = Literal["running", "success", "error"]
 EventStatus = Literal["success", "error", "timeout"]
-# Seen in docs and legacy SDKs. Anything else (processing, queued, ...) is not terminal: running.
+# Seen in docs and legacy SDKs. A status that looks terminal but is not success fails at once (waiting
+# for it would only end at generation_timeout); any other unknown status keeps waiting, with a warning.
 SUCCESS_STATUSES = frozenset({"success", "succeeded", "completed", "complete", "done"})
-ERROR_STATUSES = frozenset({"error", "failed", "failure"})
+ERROR_STATUSES = frozenset(
+    {"error", "failed", "failure", "cancelled", "canceled", "rejected", "expired", "aborted", "timeout"}
+)
+RUNNING_STATUSES = frozenset({"", "processing", "pending", "queued", "running", "in_progress", "started"})
+log = logging.getLogger(__name__)
 
 
 def _status(raw: Any) -> RunState:
@@ -145,13 +150,26 @@ def group_by_task(
         if (state := state_for(item)) is None:
             continue
         raw = str(item.get("status") or "")
-        if isinstance(item.get("error"), Mapping) or _status(raw) == "error":
+        if isinstance(item.get("error"), Mapping) or (
+            _status(raw) == "error" and (item.get("code") or item.get("message"))
+        ):
             state.errors.append(RunwareError.from_wire(item, http_status=None, task_uuid=state.task_uuid))
+        elif _status(raw) == "error":  # a terminal status with no error object: say which status
+            state.errors.append(_terminal(state.task_uuid, f"Runware reported status {raw!r}", "taskFailed"))
         elif _status(raw) == "success" or (not raw and item.get("videoURL")):
             result = VideoResult.from_item(item)
-            if all(r.video_uuid != result.video_uuid for r in state.results):
+            if not isinstance(item.get("videoURL"), str) or not item["videoURL"]:
+                # Paid, but nothing to fetch: a failed generation, never a success with video_url=None.
+                state.errors.append(
+                    _terminal(state.task_uuid, "success without a videoURL", "missingVideoURL")
+                )
+            elif all(r.video_uuid != result.video_uuid for r in state.results):
                 state.results.append(result)
         else:
+            if raw.strip().lower() not in RUNNING_STATUSES:
+                log.warning(
+                    "Runware reported an unknown status %r for task %s: still waiting", raw, state.task_uuid
+                )
             state.running += 1
             progress = _number(item.get("progress"))
             state.progress = state.progress if progress is None else progress
@@ -161,6 +179,13 @@ def group_by_task(
                 RunwareError.from_wire(err, http_status=http_status, task_uuid=state.task_uuid)
             )
     return states
+
+
+def _terminal(task_uuid: str, message: str, code: str) -> RunwareError:
+    """A task-level failure Runware reported without an error object (a fresh object per task)."""
+    return RunwareError(
+        f"{message} for task {task_uuid}", code=code, category="provider", task_uuid=task_uuid
+    )
 
 
 class TaskEvent(TypedDict, total=False):
