@@ -14,12 +14,19 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Literal
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.media.formats import ALLOWED, SNIFF_BYTES, describe_head, sniff
-from airflow_provider_wan.media.references import B64_RE, UNSUPPORTED_SCHEME, Reference, b64_head, b64_size
+from airflow_provider_wan.media.references import (
+    B64_RE,
+    UNSUPPORTED_SCHEME,
+    Reference,
+    S3InputMode,
+    b64_head,
+    b64_size,
+)
 from airflow_provider_wan.media.s3 import (
     DENIED_CODES,
     NOT_FOUND_CODES,
@@ -41,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-S3InputMode = Literal["upload", "presigned_url"]
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ from typing import Final, Literal
 
 from airflow_provider_wan.media.formats import SNIFF_BYTES, MediaKind, sniff
 
+# How an s3:// reference reaches Runware: uploaded through mediaStorage, or handed over as a presigned URL.
+S3InputMode = Literal["upload", "presigned_url"]
+
 SourceForm = Literal["uuid", "url", "data_uri", "base64", "file", "s3", "unsupported"]
 
 B64_RE: Final = re.compile(r"[A-Za-z0-9+/\s]*={0,2}\s*")

@@ -29,7 +29,7 @@ class S3Location:
         return f"s3://{self.bucket}/{self.key}"
 
 
-def parse_s3_uri(uri: str, *, parameter: str = "s3_uri", require_key: bool = True) -> S3Location:
+def parse_s3_uri(uri: object, *, parameter: str = "s3_uri", require_key: bool = True) -> S3Location:
     """Split ``s3://bucket/key`` (a destination prefix may be empty when ``require_key`` is False)."""
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         raise InvalidRequestError(f"expected an s3://bucket/key URI, got {uri!r}", parameter=parameter)
@@ -42,7 +42,7 @@ def parse_s3_uri(uri: str, *, parameter: str = "s3_uri", require_key: bool = Tru
 
 def parse_destination(uri: object) -> S3Location | None:
     """An operator's or sensor's rendered ``s3_destination`` (``None``: no landing), parsed once."""
-    return None if uri is None else parse_s3_uri(uri, parameter="s3_destination", require_key=False)  # type: ignore[arg-type]
+    return None if uri is None else parse_s3_uri(uri, parameter="s3_destination", require_key=False)
 
 
 def normalize_prefix(prefix: str) -> str:

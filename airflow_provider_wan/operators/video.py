@@ -14,8 +14,9 @@ from airflow_provider_wan.finish import RunwareTask
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, task_uuid_for, ti_identity
 from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.links import RunwareVideoLink
+from airflow_provider_wan.media.references import S3InputMode
 from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, WanVideoRequest
-from airflow_provider_wan.poller import Failed, Poll, PollCadence, Step, Wait
+from airflow_provider_wan.poller import DEFAULT_CADENCE, Failed, Poll, PollCadence, Step, Wait
 from airflow_provider_wan.pricing import estimate
 from airflow_provider_wan.results import TaskEvent, TaskState, XComValue
 from airflow_provider_wan.templates import TemplateFilesMixin
@@ -26,7 +27,6 @@ if TYPE_CHECKING:
     from airflow_provider_wan.pricing import CostEstimate
 
 Delivery = Literal["stream", "upload_endpoint"]
-S3InputMode = Literal["upload", "presigned_url"]
 
 
 class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
@@ -101,7 +101,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
         generation_timeout: float | timedelta = timedelta(minutes=30),
         poll_initial_delay: float | None = None,
         poll_interval: float | None = None,
-        poll_max_interval: float = 10.0,
+        poll_max_interval: float = DEFAULT_CADENCE.max_interval,
         s3_destination: str | None = None,
         delivery: Delivery = "stream",
         aws_conn_id: str | None = "aws_default",
