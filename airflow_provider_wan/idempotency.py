@@ -5,9 +5,11 @@ content's SHA-256 for a media upload (docs/operators.md, docs/media.md). Runware
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 # Fixed forever: changing it would make every in-flight task submit again after an upgrade.
@@ -42,6 +44,16 @@ def ti_identity(ti: Any) -> dict[str, Any]:
         "run_id": ti.run_id,
         "map_index": -1 if map_index is None else int(map_index),
     }
+
+
+def request_identity(fingerprint: str, content_digest: Sequence[str] = ()) -> str:
+    """The request's fingerprint together with the content of its local and S3 inputs, so replaced bytes
+    under the same path or key are a new generation. Without such inputs, the fingerprint itself (the task
+    UUIDs of requests without file inputs are unchanged)."""
+    if not content_digest:
+        return fingerprint
+    name = json.dumps([fingerprint, list(content_digest)], separators=(",", ":"))
+    return hashlib.sha256(name.encode("utf-8")).hexdigest()
 
 
 def task_uuid_for(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import logging
 import os
@@ -79,6 +80,7 @@ class Checked:
     location: S3Location | None = None
     path: Path | None = None
     data: bytes | None = None  # decoded inline video/audio
+    digest: str | None = None  # the content of a file or S3 object, for the request's identity
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,12 @@ class CheckedInputs:
     input_video_seconds: float | None
     items: tuple[Checked, ...]
     checker: Checker
+
+    @property
+    def content_digest(self) -> tuple[str, ...]:
+        """What the local and S3 inputs hold (SHA-256 of a file; ETag and VersionId of an object), in
+        reference order: a path or key names a place, and its bytes can be replaced."""
+        return tuple(f"{c.ref.parameter}={c.digest}" for c in self.items if c.digest is not None)
 
     def resolve(self, *, hook: RunwareHook | None, scope: str) -> ResolvedInputs:
         """Upload / inline / presign every reference (:func:`.uploads.resolve`)."""
@@ -220,6 +228,7 @@ class Checker:
             with path.open("rb") as handle:
                 head = handle.read(SNIFF_BYTES)
         checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, path=path)
+        checked.digest = _file_digest(ref, source, path)
         if ref.kind == "video":
             checked.duration = _probe(ref, source, str(path))
         return checked
@@ -228,12 +237,17 @@ class Checker:
         location = parse_s3_uri(ref.value.strip(), parameter=ref.parameter)
         source, bucket, key = location.uri, location.bucket, location.key
         with self.s3_errors(ref, source):
-            size = int(self.s3.head_object(Bucket=bucket, Key=key).get("ContentLength", 0))
+            meta = self.s3.head_object(Bucket=bucket, Key=key)
+        size = int(meta.get("ContentLength", 0))
         check_size(ref, source, size, self.limits)
         with self.s3_errors(ref, source):
             head_range = f"bytes=0-{SNIFF_BYTES - 1}"
             head = self.s3.get_object(Bucket=bucket, Key=key, Range=head_range)["Body"].read()
-        checked = Checked(ref, source, fmt=check_format(ref, source, head), size=size, location=location)
+        # ETag changes with the bytes; VersionId (versioned buckets) with every write.
+        digest = f"etag:{meta.get('ETag', '')};version:{meta.get('VersionId', '')}"
+        checked = Checked(
+            ref, source, fmt=check_format(ref, source, head), size=size, location=location, digest=digest
+        )
         if ref.kind == "video":
             raw = _S3RangeReader(self.s3, location, size)
             try:
@@ -268,6 +282,9 @@ class Checker:
                 data = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read(limit + 1)
         check_size(ref, source, len(data), self.limits)
         check_format(ref, source, data[:SNIFF_BYTES])
+        if checked.path is not None and checked.digest != f"sha256:{hashlib.sha256(data).hexdigest()}":
+            # The request's identity was taken from the checked bytes: never send other ones under it.
+            raise invalid(ref, source, "changed while the task ran; retry", "mediaChanged")
         return data
 
 
@@ -277,6 +294,15 @@ def _file_errors(ref: Reference, source: str) -> Iterator[None]:
         yield
     except OSError as exc:
         raise invalid(ref, source, f"cannot be read: {exc.strerror or exc}", "mediaNotReadable") from None
+
+
+def _file_digest(ref: Reference, source: str, path: Path) -> str:
+    """SHA-256 of a checked file (its size is capped): the bytes, not the path, are the identity."""
+    digest = hashlib.sha256()
+    with _file_errors(ref, source), path.open("rb") as handle:
+        while chunk := handle.read(MiB):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
 
 
 def s3_error(ref: Reference, source: str, exc: BaseException) -> RunwareError:
@@ -327,16 +353,25 @@ class _S3RangeReader(io.RawIOBase):
         return len(body)
 
 
+def pyav_available() -> bool:
+    """Whether PyAV, which measures input videos, can be imported (the ``media`` extra brings it)."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _probe(ref: Reference, source: str, media: str | BinaryIO) -> float | None:
     """Seconds of a video from its container headers (PyAV, imported lazily); None when unknown.
 
     A file that PyAV cannot open at all is rejected: Runware would fail on it after accepting the task.
     """
-    try:
-        import av
-    except ImportError:  # PyAV is optional: without it the estimate simply lacks input seconds
-        log.warning("PyAV is not installed: the length of %s is unknown", ref.parameter)
+    if not pyav_available():  # without it the length is unknown: a budget then needs input_video_seconds
+        log.warning("PyAV is not installed (the 'media' extra): the length of %s is unknown", ref.parameter)
         return None
+    import av
+
     try:
         with av.open(media, mode="r") as container:
             if container.duration:

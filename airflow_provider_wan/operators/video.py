@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from airflow_provider_wan import arguments, idempotency
+from airflow_provider_wan import arguments, budget, idempotency
 from airflow_provider_wan.compat import AirflowFailException, conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import RunwareTask
@@ -23,8 +23,6 @@ from airflow_provider_wan.templates import TemplateFilesMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-    from airflow_provider_wan.pricing import CostEstimate
 
 Delivery = Literal["stream", "upload_endpoint"]
 
@@ -145,6 +143,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
         self.aws_conn_id = aws_conn_id
         self.s3_input_mode = s3_input_mode
         self._submitted_uuid: str | None = None
+        self._spend = budget.Spend()  # set per execute: what earlier generations cost, against the cap
 
     def build_values(self) -> dict[str, Any]:
         """The parameters of ``request`` (checked on its own) overridden by the keyword arguments (no I/O)."""
@@ -180,7 +179,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
                 f"must be a string, got {type(self.idempotency_key).__name__}", parameter="idempotency_key"
             )
         return (
-            arguments.optional_non_negative("max_cost_usd", self.max_cost_usd, unit="USD"),
+            budget.parse_cap(self.max_cost_usd),
             arguments.optional_non_negative("input_video_seconds", self.input_video_seconds),
         )
 
@@ -194,7 +193,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
     def _execute(self, context: Context) -> Mapping[str, Any] | None:
         from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs
 
-        budget, input_seconds = self.validate_arguments()
+        cap, input_seconds = self.validate_arguments()
         checked = self.build_request()  # validated once; this one object is carried to the submit
         # The user's request, not the resolved one: uploads and presigned URLs differ per attempt.
         fingerprint = checked.fingerprint()
@@ -208,7 +207,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
                     parameter="delivery",
                 )
         # A lower bound (input videos not yet probed): refuses before even reading the inputs.
-        self._check_budget(estimate(checked, input_seconds or 0.0), budget)
+        budget.check_estimate(estimate(checked, input_seconds or 0.0), cap)
 
         media: CheckedInputs | None = None
         if checked.unresolved_media:
@@ -220,7 +219,10 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
                 input_video_seconds=input_seconds,
             )
             input_seconds = media.input_video_seconds
+            # Same path or key, other bytes: a new generation, never a re-attach to the old video.
+            fingerprint = idempotency.request_identity(fingerprint, media.content_digest)
         if input_seconds is None and checked.reference_videos:
+            budget.require_video_seconds(cap, media)  # refuses when a cap is set
             self.log.warning(
                 "The estimate excludes input video seconds (unknown for URL/UUID reference videos): "
                 "pass input_video_seconds to include them."
@@ -228,7 +230,8 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
         cost = estimate(checked, input_seconds or 0.0)
         self.log.info("%s", cost.describe().capitalize())
         # With the probed input seconds, and still before any Runware request (uploads included).
-        self._check_budget(cost, budget)
+        budget.check_estimate(cost, cap)
+        self._spend = budget.Spend(cap, cost.total_usd, checked.effective_number_results)
 
         echo: dict[str, Any] = {
             "estimated_cost": cost.total_usd,
@@ -300,15 +303,6 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
             max_interval=self.poll_max_interval,
         )
 
-    @staticmethod
-    def _check_budget(cost: CostEstimate, budget: float | None) -> None:
-        if budget is not None and cost.total_usd > budget + 1e-9:
-            # Deterministic: retrying cannot help, so fail without retries and before any request.
-            raise AirflowFailException(
-                f"Estimated cost ${cost.total_usd:.4f} exceeds max_cost_usd ${budget:.4f} "
-                f"({cost.describe()}); nothing was submitted."
-            )
-
     def _submit_or_attach(
         self, request: WanVideoRequest, fingerprint: str, context: Context
     ) -> tuple[str, TaskState | None]:
@@ -326,6 +320,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
             task_uuid = task_uuid_for(
                 **identity, fingerprint=fingerprint, generation=generation, idempotency_key=key
             )
+            self._spend.check_next(task_uuid, hook.get_responses)  # the cap counts every generation
             result = hook.submit_video(request, task_uuid)
             if not result.already_submitted:
                 self.log.info("Submitted Runware task %s (generation %d).", task_uuid, generation)
@@ -336,6 +331,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
                 if first.category != "not_found" and not (self.allow_partial_results and state.results):
                     log = "Generation %d (task %s) failed earlier [%s]; submitting a new generation."
                     self.log.warning(log, generation, task_uuid, first.code)
+                    self._spend.add(state)
                     continue
             log = (
                 "Re-attached to Runware task %s (generation %d), submitted by an earlier try: not paid twice."
