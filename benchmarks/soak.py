@@ -24,9 +24,11 @@ the map indexes (the retry must re-attach).
 PASS when: every task instance ends success/failed before the deadline; the ledger has no taskUUID charged
 twice; per ``(run, map_index)`` the submissions are generations 0..k of the deterministic task UUID and all
 but the last failed (none resubmitted while running or after success), and every submission is accounted
-for; every successful video is in S3 with the size and SHA-256 of the XCom, equal to the emulator's bytes;
-every failed generation (and every failed task) is named with its Runware code and task UUID in a task
-log; both triggerer restarts and every planned worker kill happened, and the killed tries re-attached.
+for; the charges of all generations of one task instance stay within its ``max_cost_usd`` (three
+generations' price), and any generation the budget refused would have passed it; every successful video
+is in S3 with the size and SHA-256 of the XCom, equal to the emulator's bytes; every failed generation
+(and every failed task) is named with its Runware code and task UUID in a task log; both triggerer
+restarts and every planned worker kill happened, and the killed tries re-attached.
 Then the agreement and operator fuzz run at ``--fuzz-examples`` (default 5,000) examples each.
 
 Prints a figures table and PASS/FAIL, writes ``benchmarks/results/soak.json``, exits 1 on FAIL.
@@ -491,7 +493,7 @@ def verify(
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The soak's checks and figures. ``lost``: tries the scheduler failed for a missing heartbeat."""
     from airflow_provider_wan.idempotency import MAX_GENERATIONS
-    from benchmarks.soak_dags.wan_soak import kill_indexes, worker_kill_indexes
+    from benchmarks.soak_dags.wan_soak import kill_indexes, spec_for, worker_kill_indexes
 
     checks: list[dict[str, Any]] = []
     videos = {(ti["dag_run_id"], ti["map_index"]): ti for ti in final_tis if ti["task_id"] == TASK_ID}
@@ -591,6 +593,25 @@ def verify(
         abs(ledger["charged_usd"] - ledger_sum) < 1e-6 and abs(ledger_sum - priced) < 1e-6,
         {"charged": ledger["charged_usd"], "sum_of_tasks": ledger_sum, "estimates_x_generations": priced},
     )
+    # The budget is per task instance, across ALL its generations (failed ones are billed too): the ledger's
+    # charges of every generation of one (run, map_index) sum to at most its max_cost_usd, and a refused
+    # generation is one that would have passed it.
+    caps = {key: float(spec_for(str(nonce_of[key[0]]), key[1])["max_cost_usd"]) for key in groups}
+    spent = {key: round(sum(t["cost"] for t in chain), 4) for key, chain in groups.items()}
+    over_cap = [f"{k[0]}[{k[1]}]: ${spent[k]} > ${caps[k]}" for k in groups if spent[k] > caps[k] + 1e-9]
+    logs = {key: attempt_logs(stack.ti_log_dir(*key)) for key in groups}
+    refused = {key for key in groups if "[budgetExceeded]" in "\n".join(logs[key].values())}
+    over_cap += [
+        f"{k[0]}[{k[1]}]: refused at ${spent[k]} + ${estimates[k]} <= ${caps[k]}"
+        for k in refused
+        if spent[k] + estimates[k] <= caps[k] + 1e-9
+    ]
+    _check(
+        checks,
+        "per task instance: all its generations together cost at most its max_cost_usd",
+        not over_cap,
+        {"problems": over_cap[:10], "refused": len(refused)},
+    )
 
     # 3. Every successful video: XCom vs S3 vs the emulator's bytes.
     landing_errors: list[str] = []
@@ -641,7 +662,6 @@ def verify(
     )
 
     # 4. Logs name the Runware code and task UUID of every failed generation and every failed task.
-    logs = {key: attempt_logs(stack.ti_log_dir(*key)) for key in groups}
     unnamed: list[str] = []
     for key, chain in groups.items():
         text = "\n".join(logs[key].values())
@@ -739,6 +759,8 @@ def verify(
                 failed_tries["lost with the killed Celery worker"] += 1
             elif "Task failed with exception" in text and "[timeoutProvider]" in text:
                 failed_tries["generation failed"] += 1
+            elif key in refused and "[budgetExceeded]" in text:  # checked against the ledger above
+                failed_tries["budget refused a new generation"] += 1
             elif key in raced:
                 failed_tries["airflow stale executor event"] += 1
             else:
@@ -803,6 +825,8 @@ def verify(
         "charged_usd": ledger["charged_usd"],
         "estimated_usd": estimated_usd,
         "extra_paid_for_failed_generations_usd": round(sum(t["cost"] for t in failed_generations), 4),
+        "max_share_of_budget_spent": round(max((spent[k] / caps[k] for k in groups), default=0.0), 3),
+        "budget_refusals": len(refused),
         "tasks_succeeded": ti_states.get("success", 0),
         "tasks_failed": ti_states.get("failed", 0),
         "tasks_retried": sum(1 for ti in videos.values() if ti["try_number"] > 1),
@@ -910,6 +934,11 @@ def report(result: Mapping[str, Any]) -> str:
         ["charged USD", f.get("charged_usd")],
         ["estimated USD (one generation per task)", f.get("estimated_usd")],
         ["  of which re-paid failed generations", f.get("extra_paid_for_failed_generations_usd")],
+        [
+            "largest share of a task's max_cost_usd spent (all generations)",
+            f.get("max_share_of_budget_spent"),
+        ],
+        ["  generations refused by the budget", f.get("budget_refusals")],
         ["tasks succeeded", f.get("tasks_succeeded")],
         ["tasks failed", f.get("tasks_failed")],
         ["tasks retried (try_number > 1)", f.get("tasks_retried")],

@@ -38,6 +38,9 @@ PREFIX = "soak"
 # Sizes and durations vary so outputs (and prices) differ: 720p is $0.10/s, 1080p $0.15/s.
 SIZES = ("720p_16_9", "720p_1_1", "1080p_9_16", "720p_4_3")
 DURATIONS = (2, 3, 4)
+# Each task instance's max_cost_usd: the price of this many generations. Failed generations are billed, so
+# the cap counts all of them: a fourth generation (three failed ones first) is refused.
+BUDGET_GENERATIONS = 3
 
 
 def _env_float(name: str, default: float) -> float:
@@ -46,12 +49,20 @@ def _env_float(name: str, default: float) -> float:
 
 
 def spec_for(nonce: str, index: int) -> dict[str, Any]:
-    """The request of map index ``index`` (a pure function: the soak recomputes it to check the ledger)."""
-    return {
-        "positive_prompt": f"soak {nonce} #{index}: a paper boat drifting down a rainy street",
-        "size": SIZES[index % len(SIZES)],
-        "duration": DURATIONS[(index // len(SIZES)) % len(DURATIONS)],
-    }
+    """The request of map index ``index`` and its budget (a pure function: the soak recomputes it to check
+    the ledger)."""
+    from airflow_provider_wan.models import WanVideoRequest
+    from airflow_provider_wan.presets import SIZE_PRESETS
+    from airflow_provider_wan.pricing import estimate
+
+    size, duration = SIZES[index % len(SIZES)], DURATIONS[(index // len(SIZES)) % len(DURATIONS)]
+    prompt = f"soak {nonce} #{index}: a paper boat drifting down a rainy street"
+    preset = SIZE_PRESETS[size]
+    request = WanVideoRequest(
+        positive_prompt=prompt, width=preset.width, height=preset.height, duration=duration
+    )
+    cap = round(BUDGET_GENERATIONS * estimate(request).total_usd, 4)
+    return {"positive_prompt": prompt, "size": size, "duration": duration, "max_cost_usd": cap}
 
 
 def _ranked(run_id: str, count: int) -> list[int]:
