@@ -61,10 +61,10 @@ def require_video_seconds(cap: float | None, media: CheckedInputs | None) -> Non
     from airflow_provider_wan.media.checks import pyav_available
 
     unknown = [c for c in media.items if c.ref.kind == "video" and c.duration is None] if media else []
-    probed = [c.source for c in unknown if c.ref.form not in ("url", "uuid")]
+    local = [c for c in unknown if c.ref.form not in ("url", "uuid")]  # files, s3://, inline data
     what = ", ".join(c.source for c in unknown) or "URL or media UUID reference videos"
     hint = ""
-    if probed and not pyav_available():
+    if local and not pyav_available():
         hint = f"; local and s3:// videos are measured with PyAV, which is not installed: {MEDIA_EXTRA}"
     raise InvalidRequestError(
         f"{PARAMETER} is set but the length of {what[:300]} is unknown: pass input_video_seconds (the "
