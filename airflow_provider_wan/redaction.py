@@ -95,12 +95,6 @@ def mask_url_tokens(value: Any) -> None:
             mask(secret)
 
 
-async def amask_url_tokens(value: Any) -> None:
-    for url in urls_in(value):
-        for secret in url_secrets(url):
-            await amask(secret)
-
-
 class UrlTokenFilter(logging.Filter):
     """Rewrites a record's message with :func:`redact_urls` (httpx logs ``HTTP Request: GET <full URL>``)."""
 

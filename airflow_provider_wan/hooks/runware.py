@@ -3,6 +3,7 @@ numeric fields of :class:`ClientConfig` and :class:`RetryPolicy` by name) → a 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
@@ -58,7 +59,18 @@ async def aconfig_from_connection(conn: Connection) -> ClientConfig:
     """:func:`config_from_connection` for the event loop: the key is masked with Airflow's async API (the
     sync one would block on the triggerer's supervisor channel)."""
     _check_type(conn)
-    extra: Mapping[str, Any] = conn.extra_dejson or {}
+    # Not conn.extra_dejson: it masks the extras with the sync API (Airflow already masked them async).
+    try:
+        extra: Mapping[str, Any] = json.loads(conn.extra) if conn.extra else {}
+    except ValueError:
+        extra = None  # type: ignore[assignment]
+    if not isinstance(extra, Mapping):
+        raise RunwareError(
+            "Connection extra is not a JSON object",
+            code="invalidConnection",
+            parameter="extra",
+            retryable=False,
+        )
     api_key = conn.password or extra.get("api_key") or ""
     if api_key:
         await amask(api_key)

@@ -106,6 +106,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
         delivery: Delivery = "stream",
         aws_conn_id: str | None = "aws_default",
         s3_input_mode: S3InputMode = "upload",
+        allowed_local_roots: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         # The request keyword arguments, each stored under its own name (templated, read by build_values).
@@ -144,6 +145,8 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
         self.delivery = delivery
         self.aws_conn_id = aws_conn_id
         self.s3_input_mode = s3_input_mode
+        # Not templated: which folders may be read is the DAG author's decision, never the data's.
+        self.allowed_local_roots = allowed_local_roots
         self._submitted_uuid: str | None = None
 
     def build_values(self) -> dict[str, Any]:
@@ -192,7 +195,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
             raise AirflowFailException(str(err)) from err
 
     def _execute(self, context: Context) -> Mapping[str, Any] | None:
-        from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs
+        from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs, local_roots
 
         budget, input_seconds = self.validate_arguments()
         checked = self.build_request()  # validated once; this one object is carried to the submit
@@ -218,6 +221,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
                 aws_conn_id=self.aws_conn_id,
                 s3_input_mode=self.s3_input_mode,
                 input_video_seconds=input_seconds,
+                allowed_local_roots=local_roots(self.allowed_local_roots, context),
             )
             input_seconds = media.input_video_seconds
         if input_seconds is None and checked.reference_videos:
