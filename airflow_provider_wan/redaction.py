@@ -18,17 +18,6 @@ _SECRET_PARAM_RE: Final = re.compile(r"(?i)sig|token|key|cred|secret|pass|auth|c
 HTTP_LOGGERS: Final = ("httpx", "httpcore.connection", "httpcore.http11", "httpcore.http2", "httpcore.proxy")
 
 
-def safe_url(url: str, limit: int = 100) -> str:
-    """Scheme, host, port and path only, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparseable URL>"
-    text = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def redact_urls(text: str) -> str:
     """``text`` with the userinfo and query string of every URL in it replaced by ``***``."""
 

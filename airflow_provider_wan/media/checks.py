@@ -10,15 +10,16 @@ import binascii
 import io
 import logging
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.media.formats import ALLOWED, SNIFF_BYTES, describe_head, sniff
+from airflow_provider_wan.media.local import OutsideRoots, local_path, local_roots
 from airflow_provider_wan.media.references import (
     B64_RE,
     UNSUPPORTED_SCHEME,
@@ -134,69 +135,6 @@ def _safe_url(url: str) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def local_roots(
-    explicit: Sequence[str | os.PathLike[str]] | str | None = None, context: Mapping[str, Any] | None = None
-) -> tuple[Path, ...]:
-    """The folders local media may be read from (docs/security.md): ``explicit`` (the operator's
-    ``allowed_local_roots``), else the ``[wan] allowed_local_roots`` setting (comma-separated; empty: no
-    local files at all), else Airflow's ``[core] dags_folder`` and the running DAG's bundle folder."""
-    from airflow_provider_wan.compat import conf
-
-    parameter = "allowed_local_roots"
-    if explicit is None:
-        configured = conf.get("wan", "allowed_local_roots", fallback=None)
-        if configured is not None:
-            explicit, parameter = [r for r in configured.split(",") if r.strip()], "[wan] allowed_local_roots"
-    if isinstance(explicit, str):
-        explicit = [explicit]
-    if explicit is not None:
-        roots = [Path(os.fspath(r).strip()) for r in explicit]
-        relative = [str(r) for r in roots if not r.is_absolute()]
-        if relative:
-            raise InvalidRequestError(f"folders must be absolute paths, got {relative}", parameter=parameter)
-        return tuple(roots)
-    found: list[object] = [conf.get("core", "dags_folder", fallback=None)]
-    bundle = getattr((context or {}).get("ti"), "bundle_instance", None)
-    found.append(getattr(bundle, "path", None))  # DAGs ship their own media next to their code
-    paths = (Path(os.fspath(r)) for r in found if isinstance(r, (str, os.PathLike)) and os.fspath(r))
-    return tuple(dict.fromkeys(p for p in paths if p.is_absolute()))
-
-
-def _under(path: Path, roots: Iterable[Path]) -> bool:
-    return any(path == root or path.is_relative_to(root) for root in roots)
-
-
-def _local_path(value: str, roots: Sequence[Path]) -> Path:
-    """The resolved file a local reference names, refused unless it lies under ``roots`` both as written
-    (so nothing outside is even looked at) and after resolving symlinks. ``~`` is not expanded."""
-    text = value.strip()
-    if text.lower().startswith("file://"):
-        parts = urlsplit(text)
-        if parts.netloc not in ("", "localhost"):
-            raise ValueError("file:// URIs must name a local file (file:///path)")
-        text = unquote(parts.path)
-    if text.startswith("~"):
-        raise ValueError("'~' is not expanded: give the absolute path of a file under an allowed folder")
-    written = Path(os.path.abspath(text))  # lexical: '..' folded, symlinks not followed yet
-    resolved_roots = [root.resolve() for root in roots]
-    outside = _OutsideRoots(roots)
-    if not _under(written, [*map(Path, map(os.path.abspath, roots)), *resolved_roots]):
-        raise outside
-    path = written.resolve(strict=True)  # FileNotFoundError: the caller says "not found"
-    if not _under(path, resolved_roots):  # a symlink (or a symlinked folder) leading out
-        raise outside
-    return path
-
-
-class _OutsideRoots(ValueError):
-    def __init__(self, roots: Sequence[Path]) -> None:
-        shown = ", ".join(str(r) for r in roots) or "none"
-        super().__init__(
-            f"is outside the folders local media may be read from (allowed: {shown}); "
-            "set [wan] allowed_local_roots or the operator's allowed_local_roots"
-        )
-
-
 @dataclass
 class Checker:
     """Checks references one by one; keeps the S3 client and the limits for the upload step."""
@@ -206,7 +144,7 @@ class Checker:
     limits: MediaLimits
     presign_expires: int
     client: S3Client | None
-    roots: tuple[Path, ...] = ()  # where local files may be read from (:func:`local_roots`)
+    roots: tuple[Path, ...] = ()  # where local files may be read from (:func:`.local.local_roots`)
 
     @property
     def s3(self) -> S3Client:
@@ -262,8 +200,8 @@ class Checker:
         given = ref.value.strip()
         source = given if len(given) <= 160 else given[:150] + "..."
         try:
-            path = _local_path(given, self.roots)
-        except _OutsideRoots as exc:
+            path = local_path(given, self.roots)
+        except OutsideRoots as exc:
             raise invalid(ref, source, str(exc), "mediaNotAllowed") from None
         except ValueError as exc:
             raise invalid(ref, source[:100], str(exc), "invalidMediaReference") from None
@@ -426,7 +364,7 @@ def check_media_inputs(
     :param request: a validated request, or anything :meth:`WanVideoRequest.from_any` takes.
     :param input_video_seconds: seconds of the UUID/URL video inputs (which cannot be probed).
     :param limits: size caps; ``None`` means :data:`DEFAULT_LIMITS` (looked up at call time).
-    :param allowed_local_roots: folders local files may be read from; ``None``: :func:`local_roots`.
+    :param allowed_local_roots: folders local files may be read from; ``None``: :func:`.local.local_roots`.
     :raises InvalidRequestError: naming the parameter and source.
     """
     from airflow_provider_wan.models import WanVideoRequest

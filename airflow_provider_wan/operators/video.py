@@ -195,7 +195,8 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
             raise AirflowFailException(str(err)) from err
 
     def _execute(self, context: Context) -> Mapping[str, Any] | None:
-        from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs, local_roots
+        from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs
+        from airflow_provider_wan.media.local import local_roots
 
         budget, input_seconds = self.validate_arguments()
         checked = self.build_request()  # validated once; this one object is carried to the submit
