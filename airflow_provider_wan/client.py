@@ -10,11 +10,12 @@ import base64
 import hashlib
 import json
 import math
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from airflow_provider_wan.models import WanVideoRequest
 
 T = TypeVar("T")
+
+_USERINFO_RE: Final = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]*@", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,18 @@ class ClientConfig:
                 code="missingApiKey",  # an auth error: never retried
             )
         if not self.base_url.startswith(("http://", "https://")):
+            scheme = self.base_url.split("://", 1)[0] if "://" in self.base_url else "no scheme"
             raise RunwareError(
-                f"Base URL must start with http:// or https://, got {self.base_url!r}",
+                f"Base URL must start with http:// or https://, got {scheme[:20]!r}",  # never the whole URL
                 code="invalidBaseUrl",  # a validation error: never retried
+                parameter="host",
+            )
+        if _USERINFO_RE.match(self.base_url):
+            # Credentials in the URL would show in every repr and message that names the URL.
+            raise RunwareError(
+                "Base URL must not hold credentials (user:password@host): put the API key in the "
+                "connection's password (API Key) field",
+                code="invalidBaseUrl",
                 parameter="host",
             )
 

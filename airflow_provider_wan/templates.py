@@ -8,6 +8,9 @@ renders them (``_do_render_template_fields``, the hook Airflow's ``MappedOperato
 task, so mapped tasks get the same rule). Only a field's top-level string is a file name, never a string
 nested in a list or dict. Files are found through the DAG's template search path (``template_searchpath``
 and the DAG file's folder) and rendered with Jinja and the task's context, like any Airflow template file.
+
+Once a field is rendered, the query string of every URL in it is registered with Airflow's secrets masker
+(:func:`.redaction.mask_url_tokens`), so the rendered-fields view and the task log show ``?***``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_provider_wan.redaction import mask_url_tokens
 
 if TYPE_CHECKING:
     import jinja2
@@ -100,6 +105,9 @@ class TemplateFilesMixin:
                 _check_template_file(jinja_env, field, str(value))
             with self._template_ext_narrowed(extensions):
                 base._do_render_template_fields(parent, [field], context, jinja_env, seen_oids)
+            # Before Airflow stores the rendered fields (redacted) and before any log line: the query
+            # strings of URLs (presigned upload_endpoint, webhookURL tokens, signed inputs) are secrets.
+            mask_url_tokens(getattr(self, field, None))
 
 
 def _check_template_file(jinja_env: jinja2.Environment, field: str, name: str) -> None:

@@ -4,6 +4,11 @@
 # waited for the metadata DB. Idempotent: safe on every `docker compose up`.
 set -euo pipefail
 
+# First of all: no published development secret may guard a real Runware key (docker/check_secrets.py).
+# Every Airflow service waits for this script to succeed, so a refusal keeps them all down.
+echo "== secrets check"
+python /opt/wan/docker/check_secrets.py
+
 echo "== airflow version"
 airflow version
 echo "== provider installed?"

@@ -54,6 +54,16 @@ def runware_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> st
     return json.dumps({"conn_type": "runware", "host": base_url, "password": api_key, "extra": extras})
 
 
+@pytest.fixture(scope="session", autouse=True)
+def local_media_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Local media may be read from every test's ``tmp_path`` (they all lie under pytest's base temp
+    folder), through the documented deployment setting ``[wan] allowed_local_roots``."""
+    root = tmp_path_factory.getbasetemp()
+    os.environ["AIRFLOW__WAN__ALLOWED_LOCAL_ROOTS"] = str(root)
+    yield root
+    os.environ.pop("AIRFLOW__WAN__ALLOWED_LOCAL_ROOTS", None)
+
+
 @pytest.fixture
 def runware_conn(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """``runware_default`` pointing at a respx-mocked base URL (no server)."""

@@ -3,6 +3,7 @@ numeric fields of :class:`ClientConfig` and :class:`RetryPolicy` by name) → a 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
@@ -25,6 +26,7 @@ from airflow_provider_wan.client import (
 )
 from airflow_provider_wan.connection import DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_wan.errors import RunwareError
+from airflow_provider_wan.redaction import amask, redact_http_logs
 from airflow_provider_wan.results import TaskState
 from airflow_provider_wan.retry import RetryPolicy
 
@@ -33,16 +35,61 @@ if TYPE_CHECKING:
 
     from airflow_provider_wan.models import WanVideoRequest
 
+# httpx logs every request's full URL at INFO: result and presigned URLs carry tokens in their query.
+redact_http_logs()
+
 
 def config_from_connection(conn: Connection) -> ClientConfig:
-    """Build the client configuration from an Airflow connection (one place for sync and async)."""
+    """Build the client configuration from an Airflow connection (one place for sync and async).
+
+    Refuses, before any request, a connection that is not of type ``runware`` (its password would go to
+    Runware as a Bearer token) and a base URL holding credentials (``https://user:KEY@host``).
+    """
     from airflow.sdk.log import mask_secret
 
+    _check_type(conn)
     extra: Mapping[str, Any] = conn.extra_dejson or {}
     api_key = conn.password or extra.get("api_key") or ""
     if api_key:
         mask_secret(api_key)
+    return _config(conn, extra, api_key)
 
+
+async def aconfig_from_connection(conn: Connection) -> ClientConfig:
+    """:func:`config_from_connection` for the event loop: the key is masked with Airflow's async API (the
+    sync one would block on the triggerer's supervisor channel)."""
+    _check_type(conn)
+    # Not conn.extra_dejson: it masks the extras with the sync API (Airflow already masked them async).
+    try:
+        extra: Mapping[str, Any] = json.loads(conn.extra) if conn.extra else {}
+    except ValueError:
+        extra = None  # type: ignore[assignment]
+    if not isinstance(extra, Mapping):
+        raise RunwareError(
+            "Connection extra is not a JSON object",
+            code="invalidConnection",
+            parameter="extra",
+            retryable=False,
+        )
+    api_key = conn.password or extra.get("api_key") or ""
+    if api_key:
+        await amask(api_key)
+    return _config(conn, extra, api_key)
+
+
+def _check_type(conn: Connection) -> None:
+    if conn.conn_type != RunwareHook.conn_type:
+        raise RunwareError(
+            f"Connection {conn.conn_id!r} is of type {conn.conn_type!r}, not {RunwareHook.conn_type!r}: "
+            f"RunwareHook sends a connection's password to Runware as the API key, so it only takes "
+            f"{RunwareHook.conn_type!r} connections",
+            code="invalidConnection",
+            parameter="conn_type",
+            retryable=False,
+        )
+
+
+def _config(conn: Connection, extra: Mapping[str, Any], api_key: str) -> ClientConfig:
     def numbers(cls: type) -> dict[str, Any]:  # the dataclass's numeric fields, from same-named extras
         out: dict[str, Any] = {}
         for f in fields(cls):
@@ -107,7 +154,7 @@ class RunwareHook(BaseHook):
     async def aconfig(self) -> ClientConfig:
         if "config" not in self.__dict__:
             conn = await self.aget_connection(self.runware_conn_id)
-            self.__dict__["config"] = config_from_connection(conn)
+            self.__dict__["config"] = await aconfig_from_connection(conn)
         return self.config
 
     @classmethod

@@ -11,15 +11,16 @@ import hashlib
 import io
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.media.formats import ALLOWED, SNIFF_BYTES, describe_head, sniff
+from airflow_provider_wan.media.local import OutsideRoots, local_path, local_roots
 from airflow_provider_wan.media.references import (
     B64_RE,
     UNSUPPORTED_SCHEME,
@@ -142,16 +143,6 @@ def _safe_url(url: str) -> str:
     return text if len(text) <= 100 else text[:97] + "..."
 
 
-def _local_path(value: str) -> Path:
-    text = value.strip()
-    if text.lower().startswith("file://"):
-        parts = urlsplit(text)
-        if parts.netloc not in ("", "localhost"):
-            raise ValueError("file:// URIs must name a local file (file:///path)")
-        text = unquote(parts.path)
-    return Path(os.path.expanduser(text))
-
-
 @dataclass
 class Checker:
     """Checks references one by one; keeps the S3 client and the limits for the upload step."""
@@ -161,6 +152,7 @@ class Checker:
     limits: MediaLimits
     presign_expires: int
     client: S3Client | None
+    roots: tuple[Path, ...] = ()  # where local files may be read from (:func:`.local.local_roots`)
 
     @property
     def s3(self) -> S3Client:
@@ -213,15 +205,20 @@ class Checker:
         return checked
 
     def _check_file(self, ref: Reference) -> Checked:
+        given = ref.value.strip()
+        source = given if len(given) <= 160 else given[:150] + "..."
         try:
-            path = _local_path(ref.value)
+            path = local_path(given, self.roots)
+        except OutsideRoots as exc:
+            raise invalid(ref, source, str(exc), "mediaNotAllowed") from None
         except ValueError as exc:
-            raise invalid(ref, ref.value.strip()[:100], str(exc), "invalidMediaReference") from None
-        source = str(path) if len(str(path)) <= 160 else str(path)[:150] + "..."
+            raise invalid(ref, source[:100], str(exc), "invalidMediaReference") from None
+        except (OSError, RuntimeError):  # not there, or a symlink loop: either way nothing to read
+            hint = "" if os.path.isabs(given) else " (relative to the worker's current directory)"
+            raise invalid(ref, source, "file not found" + hint, "mediaNotFound") from None
         if not path.is_file():
-            what = "is a directory, not a file" if path.is_dir() else "file not found"
-            hint = "" if path.is_absolute() else " (relative to the worker's current directory)"
-            raise invalid(ref, source, what + hint, "mediaNotFound")
+            what = "is a directory, not a file" if path.is_dir() else "is not a regular file"
+            raise invalid(ref, source, what, "mediaNotFound")
         with _file_errors(ref, source):
             size = path.stat().st_size
             check_size(ref, source, size, self.limits)
@@ -395,12 +392,14 @@ def check_media_inputs(
     limits: MediaLimits | None = None,
     presign_expires: int = 6 * 3600,
     s3: S3Client | None = None,
+    allowed_local_roots: Sequence[str | os.PathLike[str]] | str | None = None,
 ) -> CheckedInputs:
     """Check every media reference of ``request`` and probe its videos; no Runware request.
 
     :param request: a validated request, or anything :meth:`WanVideoRequest.from_any` takes.
     :param input_video_seconds: seconds of the UUID/URL video inputs (which cannot be probed).
     :param limits: size caps; ``None`` means :data:`DEFAULT_LIMITS` (looked up at call time).
+    :param allowed_local_roots: folders local files may be read from; ``None``: :func:`.local.local_roots`.
     :raises InvalidRequestError: naming the parameter and source.
     """
     from airflow_provider_wan.models import WanVideoRequest
@@ -413,6 +412,8 @@ def check_media_inputs(
         )
     validated = WanVideoRequest.from_any(request)
     checker = Checker(aws_conn_id, s3_input_mode, limits or DEFAULT_LIMITS, presign_expires, s3)
+    if any(ref.form == "file" for ref in validated.media_references):
+        checker.roots = local_roots(allowed_local_roots)
     items = tuple(checker.check(ref) for ref in validated.media_references)
     durations = [c.duration for c in items if c.ref.kind == "video"]
     stated = input_video_seconds if None in durations else 0.0  # the caller's seconds cover unprobed videos

@@ -75,11 +75,12 @@ def sniff(head: bytes) -> MediaFormat | None:
 
 
 def describe_head(head: bytes) -> str:
-    """A short, safe description of unknown leading bytes for an error message."""
+    """What unknown leading bytes look like, for an error message, without quoting them: they may be a
+    secret (a local file, an S3 object, a download redirected to a metadata service)."""
+    if not head:
+        return "empty content"
     text = head[:16]
-    if text and all(32 <= b < 127 or b in (9, 10, 13) for b in text):
-        return f"text starting {text.decode('ascii')[:16]!r}"
-    return f"bytes starting {text[:8].hex()}" if text else "empty content"
+    return "text" if all(32 <= b < 127 or b in (9, 10, 13) for b in text) else "unrecognised binary data"
 
 
 def output_format_for(name: str | None, url: str | None = None) -> MediaFormat:

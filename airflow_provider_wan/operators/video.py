@@ -104,6 +104,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
         delivery: Delivery = "stream",
         aws_conn_id: str | None = "aws_default",
         s3_input_mode: S3InputMode = "upload",
+        allowed_local_roots: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         # The request keyword arguments, each stored under its own name (templated, read by build_values).
@@ -142,6 +143,8 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
         self.delivery = delivery
         self.aws_conn_id = aws_conn_id
         self.s3_input_mode = s3_input_mode
+        # Not templated: which folders may be read is the DAG author's decision, never the data's.
+        self.allowed_local_roots = allowed_local_roots
         self._submitted_uuid: str | None = None
         self._spend = budget.Spend()  # set per execute: what earlier generations cost, against the cap
 
@@ -192,6 +195,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
 
     def _execute(self, context: Context) -> Mapping[str, Any] | None:
         from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs
+        from airflow_provider_wan.media.local import local_roots
 
         cap, input_seconds = self.validate_arguments()
         checked = self.build_request()  # validated once; this one object is carried to the submit
@@ -217,6 +221,7 @@ class WanVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
                 aws_conn_id=self.aws_conn_id,
                 s3_input_mode=self.s3_input_mode,
                 input_video_seconds=input_seconds,
+                allowed_local_roots=local_roots(self.allowed_local_roots, context),
             )
             input_seconds = media.input_video_seconds
             # Same path or key, other bytes: a new generation, never a re-attach to the old video.

@@ -418,7 +418,8 @@ def test_text_file_as_video_after_a_valid_upload_candidate(
         resolve_media_inputs(request, hook=silent_runware, aws_conn_id=aws_conn, scope=SCOPE)
     error = info.value
     assert error.parameter == "inputs.referenceVideos[0]" and error.code == "unsupportedMediaFormat"
-    assert "notes.txt" in str(error) and "'hello, this is n" in str(error)
+    # Named and described, never quoted: the object could hold anything.
+    assert "notes.txt" in str(error) and "found text" in str(error) and "hello" not in str(error)
     assert error.allowed_values == ["mp4", "mov", "webm"]
 
 
@@ -439,9 +440,12 @@ def test_oversize_and_wrong_kind(
     assert info.value.parameter == "inputs.referenceVideos[0]"
 
 
-def test_missing_local_file_and_bad_data_uri(silent_runware: RunwareHook, png_bytes: bytes) -> None:
+def test_missing_local_file_and_bad_data_uri(
+    tmp_path: Path, silent_runware: RunwareHook, png_bytes: bytes
+) -> None:
+    missing = str(tmp_path / "no" / "such" / "file.png")  # under an allowed folder: outside it is refused
     with pytest.raises(InvalidRequestError, match="file not found") as info:
-        resolve_media_inputs(_t2v(reference_images=["/no/such/file.png"]), hook=silent_runware, scope=SCOPE)
+        resolve_media_inputs(_t2v(reference_images=[missing]), hook=silent_runware, scope=SCOPE)
     assert info.value.parameter == "inputs.referenceImages[0]"
     jpeg_claim = "data:image/jpeg;base64," + base64.b64encode(png_bytes).decode()
     with pytest.raises(InvalidRequestError, match="declares image/jpeg but the bytes are png"):
