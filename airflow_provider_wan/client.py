@@ -21,6 +21,7 @@ from pydantic import SecretStr
 
 from airflow_provider_wan.connection import DEFAULT_BASE_URL
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
+from airflow_provider_wan.media.downloads import DownloadPolicy
 from airflow_provider_wan.results import Envelope, TaskState, group_by_task
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds, retryable_status
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from airflow_provider_wan.models import WanVideoRequest
 
 T = TypeVar("T")
+
+# Far above any real answer (200 getResponse items, or a getTaskDetails echoing inline media).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,9 @@ class ClientConfig:
     connect_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_connections: int = 20
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    # How result videos may be fetched; its URL schemes also decide which videoURLs an answer may carry.
+    downloads: DownloadPolicy = field(default_factory=DownloadPolicy)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -100,11 +107,40 @@ def _finite(text: str) -> float:
     return value
 
 
-def decode_response(response: httpx.Response, task_types: str) -> Envelope:
-    """Turn an HTTP answer into an envelope, or raise the request-level error it carries."""
+class BodyCap:
+    """Reads an answer up to ``max_response_bytes`` (decoded), failing as soon as it is known to be larger."""
+
+    def __init__(self, response: httpx.Response, limit: int, task_types: str) -> None:
+        self.body = bytearray()
+        self.limit, self.task_types = limit, task_types
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > limit:
+            raise self.error(response.status_code)
+        self.status = response.status_code
+
+    def add(self, chunk: bytes) -> None:
+        self.body += chunk
+        if len(self.body) > self.limit:
+            raise self.error(self.status)
+
+    def error(self, status: int) -> RunwareError:
+        return RunwareError(
+            f"Runware's answer ({self.task_types}) is larger than {self.limit} bytes: not read (raise the "
+            "connection extra max_response_bytes if such answers are expected)",
+            code="responseTooLarge",
+            category="server",
+            http_status=status,
+            retryable=False,
+        )
+
+
+def decode_response(response: httpx.Response, task_types: str, content: bytes | None = None) -> Envelope:
+    """Turn an HTTP answer (``content``: its body, when read by :class:`BodyCap`) into an envelope, or raise
+    the request-level error it carries."""
     status = response.status_code
     try:  # NaN and Infinity are not JSON: one such number must not reach a seed or a cost
-        body = json.loads(response.content, parse_constant=_not_json, parse_float=_finite)
+        raw = response.content if content is None else content
+        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError):
         body = None
     envelope = Envelope.parse(body)
@@ -145,8 +181,10 @@ def parse_submit(envelope: Envelope, http_status: int, task_uuid: str) -> Submit
     )
 
 
-def parse_responses(envelope: Envelope, http_status: int, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-    states = group_by_task(envelope, task_uuids, http_status=http_status)
+def parse_responses(
+    envelope: Envelope, http_status: int, task_uuids: Sequence[str], url_schemes: Sequence[str] = ("https",)
+) -> dict[str, TaskState]:
+    states = group_by_task(envelope, task_uuids, http_status=http_status, url_schemes=url_schemes)
     # Errors naming no requested task (auth, quota, malformed request) fail the call if nothing else came.
     wanted = set(task_uuids)
     stray = [e for e in envelope.errors if str(e.get("taskUUID") or "") not in wanted]
@@ -194,10 +232,13 @@ def submit_call(request: WanVideoRequest, task_uuid: str) -> Call[SubmitResult]:
     return Call([request.to_wire(task_uuid=task_uuid)], lambda env, st: parse_submit(env, st, task_uuid))
 
 
-def get_responses_call(task_uuids: Sequence[str]) -> Call[dict[str, TaskState]]:
+def get_responses_call(
+    task_uuids: Sequence[str], url_schemes: Sequence[str] = ("https",)
+) -> Call[dict[str, TaskState]]:
+    """``url_schemes``: those a result's videoURL may use (the download policy's)."""
     unique = list(dict.fromkeys(task_uuids))
     tasks = [{"taskType": "getResponse", "taskUUID": u} for u in unique]
-    return Call(tasks, lambda env, st: parse_responses(env, st, unique))
+    return Call(tasks, lambda env, st: parse_responses(env, st, unique, url_schemes))
 
 
 def task_details_call(task_uuid: str) -> Call[Mapping[str, Any]]:
@@ -275,10 +316,13 @@ class RunwareClient(_Twin):
 
     def _post_once(self, tasks: Sequence[Mapping[str, Any]], task_types: str) -> tuple[int, Envelope]:
         try:
-            response = self._http.post(self.config.base_url, json=list(tasks))
+            with self._http.stream("POST", self.config.base_url, json=list(tasks)) as response:
+                cap = BodyCap(response, self.config.max_response_bytes, task_types)
+                for chunk in response.iter_bytes():
+                    cap.add(chunk)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, task_types) from None
-        return response.status_code, decode_response(response, task_types)
+        return response.status_code, decode_response(response, task_types, bytes(cap.body))
 
     def call(self, call: Call[T]) -> T:
         status, envelope = self.post_tasks(call.tasks)
@@ -288,7 +332,8 @@ class RunwareClient(_Twin):
         return self.call(submit_call(request, task_uuid))
 
     def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-        return self.call(get_responses_call(task_uuids)) if task_uuids else {}
+        schemes = self.config.downloads.url_schemes
+        return self.call(get_responses_call(task_uuids, schemes)) if task_uuids else {}
 
 
 class AsyncRunwareClient(_Twin):
@@ -326,10 +371,13 @@ class AsyncRunwareClient(_Twin):
 
     async def _post_once(self, tasks: Sequence[Mapping[str, Any]], task_types: str) -> tuple[int, Envelope]:
         try:
-            response = await self._http.post(self.config.base_url, json=list(tasks))
+            async with self._http.stream("POST", self.config.base_url, json=list(tasks)) as response:
+                cap = BodyCap(response, self.config.max_response_bytes, task_types)
+                async for chunk in response.aiter_bytes():
+                    cap.add(chunk)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, task_types) from None
-        return response.status_code, decode_response(response, task_types)
+        return response.status_code, decode_response(response, task_types, bytes(cap.body))
 
     async def call(self, call: Call[T]) -> T:
         status, envelope = await self.post_tasks(call.tasks)
@@ -339,4 +387,5 @@ class AsyncRunwareClient(_Twin):
         return await self.call(submit_call(request, task_uuid))
 
     async def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-        return await self.call(get_responses_call(task_uuids)) if task_uuids else {}
+        schemes = self.config.downloads.url_schemes
+        return await self.call(get_responses_call(task_uuids, schemes)) if task_uuids else {}

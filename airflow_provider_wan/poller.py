@@ -254,6 +254,12 @@ class CoalescingPoller:
                     self.batching_refused = True
                     await asyncio.gather(*(self._send([u], futures) for u in chunk))
                     return
+                too_large = isinstance(err, RunwareError) and err.code == "responseTooLarge"
+                if len(chunk) > 1 and too_large:  # one task's oversized answer must not fail the others
+                    await asyncio.gather(*(self._send([u], futures) for u in chunk))
+                    return
+                if not isinstance(err, RunwareError):
+                    log.exception("Polling %d task(s) failed unexpectedly", len(chunk))
                 for uuid in chunk:
                     _resolve(futures[uuid], err)
                 return
@@ -275,9 +281,23 @@ class CoalescingPoller:
 def _resolve(futures: list[asyncio.Future[TaskState]], outcome: TaskState | BaseException) -> None:
     for future in (f for f in futures if not f.done()):
         if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
+            future.set_exception(_own_error(outcome))
         else:
             future.set_result(outcome)
+
+
+def _own_error(err: BaseException) -> RunwareError:
+    """A batch's failure as a fresh ``RunwareError`` per waiting trigger: raising one object in many tasks
+    would share (and let them mutate) its task UUID, details and traceback."""
+    if isinstance(err, RunwareError):
+        own = copy.copy(err)
+        own.details = dict(err.details)
+        return own
+    return RunwareError(
+        f"Polling Runware failed: {type(err).__name__}: {str(err)[:200]}",
+        code="pollFailed",
+        category="server",
+    )
 
 
 @dataclass

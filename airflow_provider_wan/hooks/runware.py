@@ -25,6 +25,7 @@ from airflow_provider_wan.client import (
 )
 from airflow_provider_wan.connection import DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_wan.errors import RunwareError
+from airflow_provider_wan.media.downloads import DownloadPolicy
 from airflow_provider_wan.results import TaskState
 from airflow_provider_wan.retry import RetryPolicy
 
@@ -60,8 +61,13 @@ def config_from_connection(conn: Connection) -> ClientConfig:
         return out
 
     retry = RetryPolicy(**numbers(RetryPolicy))
+    downloads = DownloadPolicy.from_extras(extra)  # the download_* extras
     return ClientConfig(
-        api_key=SecretStr(api_key), base_url=_base_url(conn), retry=retry, **numbers(ClientConfig)
+        api_key=SecretStr(api_key),
+        base_url=_base_url(conn),
+        retry=retry,
+        downloads=downloads,
+        **numbers(ClientConfig),
     )
 
 
