@@ -107,6 +107,12 @@ def _finite(text: str) -> float:
     return value
 
 
+def _integer(text: str) -> int | float:
+    # Past a float's range an integer is infinite: the item's own checks refuse it (results.item_problem),
+    # where int() of thousands of digits would fail the whole answer.
+    return int(text) if len(text) <= 300 else float(text)
+
+
 class BodyCap:
     """Reads an answer up to ``max_response_bytes`` (decoded), failing as soon as it is known to be larger."""
 
@@ -140,7 +146,7 @@ def decode_response(response: httpx.Response, task_types: str, content: bytes | 
     status = response.status_code
     try:  # NaN and Infinity are not JSON: one such number must not reach a seed or a cost
         raw = response.content if content is None else content
-        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
+        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite, parse_int=_integer)
     except (ValueError, RecursionError):
         body = None
     envelope = Envelope.parse(body)

@@ -145,7 +145,7 @@ def verify_delivered(
 
 def _url_size(video: VideoResult, task_uuid: str, downloads: DownloadPolicy | None) -> int | None:
     """Content-Length of the video's URL by HEAD, or None when unknown (a plausibility check only)."""
-    with Fetcher(downloads or DownloadPolicy()) as fetcher:
+    with Fetcher(downloads or DownloadPolicy(), task_uuid) as fetcher:
         return fetcher.size(str(video.video_url), f"video {video.video_uuid} of task {task_uuid}")
 
 

@@ -130,17 +130,17 @@ class DownloadPolicy:
     def url_schemes(self) -> tuple[str, ...]:
         return ("http", "https") if self.allow_http else ("https",)
 
-    def check_url(self, url: str | httpx.URL, what: str) -> httpx.URL:
+    def check_url(self, url: str | httpx.URL) -> httpx.URL:
         """The URL, when its scheme and (literal) host may be fetched; names are checked on connect."""
         try:
             parsed = httpx.URL(url)
         except (httpx.InvalidURL, TypeError, ValueError):
-            raise DownloadRefused(f"{what}: the URL is not a valid URL") from None
+            raise DownloadRefused("the URL is not a valid URL") from None
         if parsed.scheme not in self.url_schemes:
             hint = "" if self.allow_http else " (plain http needs the connection extra download_allow_http)"
-            raise DownloadRefused(f"{what}: {parsed.scheme or 'no'} scheme is not allowed{hint}")
+            raise DownloadRefused(f"the {parsed.scheme or 'missing'} scheme is not allowed{hint}")
         if not parsed.host:
-            raise DownloadRefused(f"{what}: the URL has no host")
+            raise DownloadRefused("the URL has no host")
         with contextlib.suppress(ValueError):
             self.check_address(ipaddress.ip_address(parsed.host), parsed.host)
         return parsed
@@ -149,8 +149,8 @@ class DownloadPolicy:
         reason = refusal(ip, self.allowed_networks)
         if reason is not None:
             raise DownloadRefused(
-                f"Refusing to download from {host} ({ip}): {reason}. Result downloads go to public "
-                "addresses only; the connection extra download_allowed_networks lists exceptions."
+                f"refusing {host} ({ip}): {reason}. Result downloads go to public addresses only; the "
+                "connection extra download_allowed_networks lists exceptions."
             )
 
     def resolve(self, host: str, port: int) -> str:
@@ -234,8 +234,16 @@ class Download(io.RawIOBase):
     good past the size cap or the deadline. :meth:`prime` checks the first bytes before anything is
     handed on."""
 
-    def __init__(self, response: httpx.Response, what: str, policy: DownloadPolicy, deadline: float) -> None:
+    def __init__(
+        self,
+        response: httpx.Response,
+        what: str,
+        policy: DownloadPolicy,
+        deadline: float,
+        task_uuid: str | None,
+    ) -> None:
         super().__init__()
+        self.task_uuid = task_uuid
         self.expected = content_length(response)
         self.sha256 = hashlib.sha256()
         self.received = 0
@@ -250,7 +258,9 @@ class Download(io.RawIOBase):
         return True
 
     def _fail(self, reason: str) -> RunwareTransportError:
-        return RunwareTransportError(f"Downloading {self._what}: {reason}", category="transport")
+        return RunwareTransportError(
+            f"Downloading {self._what}: {reason}", category="transport", task_uuid=self.task_uuid
+        )
 
     def _next_chunk(self) -> bytes | None:
         try:
@@ -264,6 +274,7 @@ class Download(io.RawIOBase):
                 code="downloadDeadline",
                 category="timeout",
                 retryable=False,
+                task_uuid=self.task_uuid,
             )
         if chunk is None:
             if self.expected is not None and self.received != self.expected:
@@ -272,7 +283,7 @@ class Download(io.RawIOBase):
         self.sha256.update(chunk)
         self.received += len(chunk)
         if self.received > self._policy.max_bytes:
-            raise _too_big(self._what, self._policy)
+            raise _too_big(self._what, self._policy, self.task_uuid)
         if self.expected is not None and self.received > self.expected:
             raise self._fail(f"received more than the announced Content-Length {self.expected}")
         return chunk
@@ -280,7 +291,7 @@ class Download(io.RawIOBase):
     def prime(self) -> Download:
         """Read the first bytes and refuse anything but a video container (nothing is handed on yet)."""
         if self.expected is not None and self.expected > self._policy.max_bytes:
-            raise _too_big(self._what, self._policy, f" (it announces {self.expected})")
+            raise _too_big(self._what, self._policy, self.task_uuid, f" (it announces {self.expected})")
         head = b""
         while len(head) < SNIFF_BYTES and (chunk := self._next_chunk()) is not None:
             head += chunk
@@ -289,7 +300,8 @@ class Download(io.RawIOBase):
             # Name the declared type only: the body is the server's, not something to echo.
             raise DownloadRefused(
                 f"Downloading {self._what}: the body is not a video container (MP4, MOV, WebM or MKV); "
-                f"its Content-Type is {self._content_type or 'absent'!r}"
+                f"its Content-Type is {self._content_type or 'absent'!r}",
+                task_uuid=self.task_uuid,
             )
         self._pending = memoryview(head)
         return self
@@ -307,10 +319,11 @@ class Download(io.RawIOBase):
         return count
 
 
-def _too_big(what: str, policy: DownloadPolicy, detail: str = "") -> DownloadRefused:
+def _too_big(what: str, policy: DownloadPolicy, task_uuid: str | None, detail: str = "") -> DownloadRefused:
     return DownloadRefused(
         f"Downloading {what}: larger than the cap of {policy.max_bytes} bytes{detail} "
-        "(connection extra download_max_bytes)"
+        "(connection extra download_max_bytes)",
+        task_uuid=task_uuid,
     )
 
 
@@ -328,16 +341,19 @@ class Fetched:
     what: str
     policy: DownloadPolicy
     deadline: float
+    task_uuid: str | None = None
 
     def body(self) -> Download:
-        return Download(self.response, self.what, self.policy, self.deadline).prime()
+        return Download(self.response, self.what, self.policy, self.deadline, self.task_uuid).prime()
 
 
 class Fetcher:
-    """One HTTP client that downloads by the policy (use as a context manager, or :meth:`close`)."""
+    """One HTTP client that downloads by the policy (use as a context manager, or :meth:`close`); its
+    errors name ``task_uuid``."""
 
-    def __init__(self, policy: DownloadPolicy) -> None:
+    def __init__(self, policy: DownloadPolicy, task_uuid: str | None = None) -> None:
         self.policy = policy
+        self.task_uuid = task_uuid
         timeout = httpx.Timeout(READ_TIMEOUT, connect=CONNECT_TIMEOUT)
         transport = _GuardedTransport(policy)
         self._http = httpx.Client(
@@ -359,19 +375,22 @@ class Fetcher:
         streamed and closed on exit. Transport failures become a retryable ``RunwareTransportError``."""
         deadline = time.monotonic() + self.policy.deadline_seconds
         try:
-            response = self._follow(method, url, what, deadline)
+            response = self._follow(method, url, deadline)
+        except DownloadRefused as exc:
+            raise DownloadRefused(f"Downloading {what}: {exc.message}", task_uuid=self.task_uuid) from None
         except httpx.HTTPError as exc:
             raise RunwareTransportError(
                 f"Downloading {what} from {host_of(url)}: {type(exc).__name__}: {str(exc)[:160]}",
                 category="transport",
+                task_uuid=self.task_uuid,
             ) from None
         try:
-            yield Fetched(response, what, self.policy, deadline)
+            yield Fetched(response, what, self.policy, deadline, self.task_uuid)
         finally:
             response.close()
 
-    def _follow(self, method: str, url: str, what: str, deadline: float) -> httpx.Response:
-        target = self.policy.check_url(url, what)
+    def _follow(self, method: str, url: str, deadline: float) -> httpx.Response:
+        target = self.policy.check_url(url)
         for _ in range(self.policy.max_redirects + 1):
             remaining = deadline - time.monotonic()
             timeout = httpx.Timeout(min(READ_TIMEOUT, remaining), connect=min(CONNECT_TIMEOUT, remaining))
@@ -382,10 +401,9 @@ class Fetcher:
             if response.status_code not in REDIRECT_STATUSES or not location:
                 return response
             response.close()
-            target = self.policy.check_url(response.url.join(location), what)
+            target = self.policy.check_url(response.url.join(location))
         raise DownloadRefused(
-            f"Downloading {what}: more than {self.policy.max_redirects} redirects "
-            "(connection extra download_max_redirects)"
+            f"more than {self.policy.max_redirects} redirects (connection extra download_max_redirects)"
         )
 
     def size(self, url: str, what: str) -> int | None:

@@ -281,7 +281,7 @@ def land_videos(
             f"chunk_size must be at least {MIN_PART_SIZE} bytes", parameter="chunk_size"
         )
     safe_key_part(task_uuid, "task_uuid")
-    fetcher = Fetcher(downloads or DownloadPolicy())
+    fetcher = Fetcher(downloads or DownloadPolicy(), task_uuid)
     try:
         folder = TaskFolder(s3 if s3 is not None else s3_client(aws_conn_id), location, task_uuid)
         from boto3.s3.transfer import TransferConfig

@@ -1,0 +1,58 @@
+"""A Runware stand-in on 127.0.0.1 that answers each POST with whatever the test says: raw bytes, so
+anything JSON can carry (huge integers, odd types, odd shapes) and anything it cannot (broken text)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Tasks = list[dict[str, Any]]
+Answer = Callable[[Tasks], tuple[int, bytes]]
+
+
+class HostileApi:
+    """``answer(tasks) -> (status, body)``; ``announce=False`` sends no Content-Length (read to close)."""
+
+    def __init__(self) -> None:
+        self.answer: Answer = lambda tasks: (200, b'{"data": []}')
+        self.announce = True
+        self.requests: list[Tasks] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                tasks = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                api.requests.append(tasks)
+                status, body = api.answer(tasks)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if api.announce:
+                    self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                self.close_connection = True
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self._httpd.server_address[1]}/v1"
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    def reply(self, body: bytes | dict[str, Any], status: int = 200) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.answer = lambda tasks: (status, raw)
+
+    def reset(self) -> HostileApi:
+        self.reply({"data": []})
+        self.announce = True
+        self.requests.clear()
+        return self
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
