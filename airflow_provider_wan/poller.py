@@ -139,9 +139,10 @@ class Wait:
             if polled.retryable and failures < self.max_failures:
                 note = f"Poll {self.polls} of task {uuid} failed ({polled}); {failures} failure(s) in a row"
                 return replace(self, failures=failures)._next(now, note, warn=True)
-            # A batch-level error reaches every trigger of the batch: each gets its own copy.
+            # A batch-level error reaches every trigger of the batch: each gets its own copy, naming its
+            # own task (whatever task the answer's error object named).
             own = copy.copy(polled)
-            own.task_uuid = polled.task_uuid or uuid
+            own.task_uuid = uuid
             return self, Failed(own)
         status = polled.status(expected) if polled is not None else "running"
         if polled is not None and status != "running":

@@ -188,7 +188,7 @@ def group_by_task(
         if isinstance(item.get("error"), Mapping) or (
             _status(raw) == "error" and (item.get("code") or item.get("message"))
         ):
-            state.errors.append(RunwareError.from_wire(item, http_status=None, task_uuid=state.task_uuid))
+            state.errors.append(_named(RunwareError.from_wire(item), state.task_uuid))
         elif _status(raw) == "error":  # a terminal status with no error object: say which status
             state.errors.append(_terminal(state.task_uuid, f"Runware reported status {raw!r}", "taskFailed"))
         elif _status(raw) == "success" or (not raw and item.get("videoURL")):
@@ -215,10 +215,14 @@ def group_by_task(
             state.progress = state.progress if progress is None else progress
     for err in envelope.errors:
         if (state := state_for(err)) is not None:
-            state.errors.append(
-                RunwareError.from_wire(err, http_status=http_status, task_uuid=state.task_uuid)
-            )
+            state.errors.append(_named(RunwareError.from_wire(err, http_status=http_status), state.task_uuid))
     return states
+
+
+def _named(error: RunwareError, task_uuid: str) -> RunwareError:
+    # The item's task, even when a nested error object names another one: never another trigger's.
+    error.task_uuid = task_uuid
+    return error
 
 
 def _terminal(task_uuid: str, message: str, code: str) -> RunwareError:
