@@ -122,7 +122,7 @@ class DownloadPolicy:
                 continue
             try:
                 kwargs[attr] = _convert(attr, value)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 raise _bad_setting(attr, f"cannot use {str(value)[:80]!r}: {exc}") from None
         return cls(**kwargs)
 
