@@ -114,13 +114,15 @@ def _integer(text: str) -> int | float:
 
 
 class BodyCap:
-    """Reads an answer up to ``max_response_bytes`` (decoded), failing as soon as it is known to be larger."""
+    """Reads an answer up to ``max_response_bytes`` (decoded), failing as soon as it is known to be larger,
+    and within ``timeout`` in all (a body trickling in, each read on time, must not hold a call forever)."""
 
-    def __init__(self, response: httpx.Response, limit: int, task_types: str) -> None:
+    def __init__(self, response: httpx.Response, config: ClientConfig, task_types: str) -> None:
         self.body = bytearray()
-        self.limit, self.task_types = limit, task_types
+        self.limit, self.task_types = config.max_response_bytes, task_types
+        self.timeout, self.deadline = config.timeout, time.monotonic() + config.timeout
         announced = response.headers.get("Content-Length", "")
-        if announced.isdigit() and int(announced) > limit:
+        if announced.isdigit() and int(announced) > self.limit:
             raise self.error(response.status_code)
         self.status = response.status_code
 
@@ -128,6 +130,13 @@ class BodyCap:
         self.body += chunk
         if len(self.body) > self.limit:
             raise self.error(self.status)
+        if time.monotonic() > self.deadline:
+            raise RunwareTransportError(
+                f"Runware's answer ({self.task_types}) took more than the timeout of {self.timeout:g} s to "
+                "arrive (connection extra timeout)",
+                category="transport",
+                http_status=self.status,
+            )
 
     def error(self, status: int) -> RunwareError:
         return RunwareError(
@@ -323,7 +332,7 @@ class RunwareClient(_Twin):
     def _post_once(self, tasks: Sequence[Mapping[str, Any]], task_types: str) -> tuple[int, Envelope]:
         try:
             with self._http.stream("POST", self.config.base_url, json=list(tasks)) as response:
-                cap = BodyCap(response, self.config.max_response_bytes, task_types)
+                cap = BodyCap(response, self.config, task_types)
                 for chunk in response.iter_bytes():
                     cap.add(chunk)
         except httpx.HTTPError as exc:
@@ -378,7 +387,7 @@ class AsyncRunwareClient(_Twin):
     async def _post_once(self, tasks: Sequence[Mapping[str, Any]], task_types: str) -> tuple[int, Envelope]:
         try:
             async with self._http.stream("POST", self.config.base_url, json=list(tasks)) as response:
-                cap = BodyCap(response, self.config.max_response_bytes, task_types)
+                cap = BodyCap(response, self.config, task_types)
                 async for chunk in response.aiter_bytes():
                     cap.add(chunk)
         except httpx.HTTPError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -14,11 +15,13 @@ Answer = Callable[[Tasks], tuple[int, bytes]]
 
 
 class HostileApi:
-    """``answer(tasks) -> (status, body)``; ``announce=False`` sends no Content-Length (read to close)."""
+    """``answer(tasks) -> (status, body)``; ``announce=False`` sends no Content-Length (read to close);
+    ``drip`` trickles the body in."""
 
     def __init__(self) -> None:
         self.answer: Answer = lambda tasks: (200, b'{"data": []}')
         self.announce = True
+        self.drip = 0.0  # seconds between the body's pieces (ten of them), each read on time
         self.requests: list[Tasks] = []
         api = self
 
@@ -35,7 +38,11 @@ class HostileApi:
                 if api.announce:
                     self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                step = max(1, len(body) // 10) if api.drip else len(body) or 1
+                for start in range(0, len(body), step):
+                    self.wfile.write(body[start : start + step])
+                    self.wfile.flush()
+                    time.sleep(api.drip)
                 self.close_connection = True
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -50,6 +57,7 @@ class HostileApi:
     def reset(self) -> HostileApi:
         self.reply({"data": []})
         self.announce = True
+        self.drip = 0.0
         self.requests.clear()
         return self
 

@@ -124,6 +124,17 @@ def test_an_answer_past_the_size_cap_is_not_read_nor_retried(announce: bool, hos
     assert len(hostile_api.requests) == 1
 
 
+def test_an_answer_trickling_in_is_abandoned_at_the_timeout(hostile_api: HostileApi) -> None:
+    hostile_api.drip = 0.2  # ten pieces, 2 s in all, each read well within the timeout
+    hostile_api.reply({"data": [_item(A)]})
+    config = _config(hostile_api, timeout=1.0, retry=RetryPolicy(max_retries=2, backoff_base=0.01))
+    started = time.monotonic()
+    with RunwareClient(config) as client, pytest.raises(RunwareError, match="timeout of 1 s") as info:
+        client.get_responses([A])
+    assert info.value.category == "transport" and len(hostile_api.requests) == 2  # retried, then failed
+    assert time.monotonic() - started < 3.5
+
+
 def test_the_answer_cap_is_a_connection_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     conn = {"conn_type": "runware", "password": "k", "extra": {"max_response_bytes": 4096}}
     monkeypatch.setenv("AIRFLOW_CONN_RUNWARE_DEFAULT", json.dumps(conn))
