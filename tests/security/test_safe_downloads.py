@@ -16,7 +16,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from airflow_provider_wan.media.landing import LandedVideo, land_videos
 from airflow_provider_wan.media.s3 import S3Location
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
+from tests.security.hostile_api import QuietServer
 
 TASK = "5b0c6f7e-1d2a-4c3b-9e8f-0a1b2c3d4e5f"
 CDN_HOST = "127.0.0.2"
@@ -60,7 +61,7 @@ class Server:
 
             do_GET = do_HEAD = _answer
 
-        self._httpd = ThreadingHTTPServer((host, 0), Handler)
+        self._httpd = QuietServer((host, 0), Handler)
         self._httpd.daemon_threads = True
         self.port = self._httpd.server_address[1]
         self.base = f"http://{host}:{self.port}"
