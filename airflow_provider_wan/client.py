@@ -96,14 +96,22 @@ class MediaUpload:
     media_url: str | None = None
 
 
+#: The code of an answer refused for a NaN, Infinity or out-of-range number in it (one item's doing).
+NON_FINITE = "nonFiniteNumber"
+
+
+class _NonFinite(ValueError):
+    pass
+
+
 def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise _NonFinite(f"{name} is not JSON")
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e400 parses as inf
-        raise ValueError(f"{text} is out of range")
+        raise _NonFinite(f"{text} is out of range")
     return value
 
 
@@ -153,18 +161,24 @@ def decode_response(response: httpx.Response, task_types: str, content: bytes | 
     """Turn an HTTP answer (``content``: its body, when read by :class:`BodyCap`) into an envelope, or raise
     the request-level error it carries."""
     status = response.status_code
+    non_finite = False
     try:  # NaN and Infinity are not JSON: one such number must not reach a seed or a cost
         raw = response.content if content is None else content
         body = json.loads(raw, parse_constant=_not_json, parse_float=_finite, parse_int=_integer)
+    except _NonFinite:
+        body, non_finite = None, True
     except (ValueError, RecursionError):
         body = None
     envelope = Envelope.parse(body)
     if status < 400:
         if body is None:
             raise RunwareTransportError(
-                f"Runware answered {status} with a body that is not JSON ({task_types})",
+                f"Runware answered {status} with a body that is not JSON ({task_types})"
+                + (": it holds a NaN, Infinity or out-of-range number" if non_finite else ""),
+                code=NON_FINITE if non_finite else None,
                 http_status=status,
                 category="transport",
+                retryable=False if non_finite else None,  # the same answer again would not help
             )
         return envelope
     first = envelope.errors[0] if envelope.errors else None

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig
+from airflow_provider_wan.client import NON_FINITE, AsyncRunwareClient, ClientConfig
 from airflow_provider_wan.errors import RunwareError, RunwareTimeoutError
 from airflow_provider_wan.results import TaskEvent, TaskState, task_event
 
@@ -28,6 +28,9 @@ MAX_CONSECUTIVE_FAILURES = 5
 # Unknown tasks right after a submit can be propagation delay; after this long they are gone.
 NOT_FOUND_GRACE = 60.0
 PROGRESS_LOG_SECONDS = 10.0
+# Answers refused as a whole for what one task's item may hold (too large, a NaN or out-of-range number):
+# the batch's tasks are then polled one by one, so only that task fails.
+PER_TASK_CODES = frozenset({"responseTooLarge", NON_FINITE})
 
 
 def expected_generation_seconds(duration: int, number_results: int = 1) -> float:
@@ -255,8 +258,8 @@ class CoalescingPoller:
                     self.batching_refused = True
                     await asyncio.gather(*(self._send([u], futures) for u in chunk))
                     return
-                too_large = isinstance(err, RunwareError) and err.code == "responseTooLarge"
-                if len(chunk) > 1 and too_large:  # one task's oversized answer must not fail the others
+                per_item = isinstance(err, RunwareError) and err.code in PER_TASK_CODES
+                if len(chunk) > 1 and per_item:  # one task's item must not fail the others: ask per task
                     await asyncio.gather(*(self._send([u], futures) for u in chunk))
                     return
                 if not isinstance(err, RunwareError):

@@ -166,6 +166,22 @@ def test_one_oversized_answer_in_a_batch_fails_only_its_task(hostile_api: Hostil
     assert all(isinstance(s, Done) and s.event["status"] == "success" for s in (steps[0], steps[2]))
 
 
+@pytest.mark.parametrize("raw", ['"seed": 1e400', '"cost": NaN', '"progress": -Infinity'])
+def test_a_number_json_cannot_hold_fails_only_its_task(raw: str, hostile_api: HostileApi) -> None:
+    def answer(tasks: list[dict[str, Any]]) -> tuple[int, bytes]:
+        items = [json.dumps(_item(t["taskUUID"])) for t in tasks]
+        text = ", ".join(item[:-1] + f", {raw}}}" if X in item else item for item in items)
+        return 200, f'{{"data": [{text}]}}'.encode()
+
+    hostile_api.answer = answer
+    outcomes = asyncio.run(_poll_all(_config(hostile_api), [A, X, B]))
+    now = time.time()
+    steps = [Wait(u, 1, now, now + 600).after(o, now)[1] for u, o in zip([A, X, B], outcomes, strict=True)]
+    assert [type(s).__name__ for s in steps] == ["Done", "Failed", "Done"]
+    assert isinstance(steps[1], Failed) and steps[1].error.task_uuid == X
+    assert "not JSON" in steps[1].error.message and not steps[1].error.retryable
+
+
 def test_every_waiting_trigger_gets_its_own_error_object(hostile_api: HostileApi) -> None:
     hostile_api.reply({"errors": [{"code": "invalidApiKey", "message": "Invalid API key"}]}, status=401)
     errors = asyncio.run(_poll_all(_config(hostile_api), [A, B, A]))  # two triggers wait on A
