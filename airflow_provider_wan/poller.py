@@ -310,7 +310,7 @@ class _Entry:
     users: int = 0
 
 
-_REGISTRY: dict[tuple[int, str], _Entry] = {}
+_REGISTRY: dict[tuple[int, str, tuple[str, ...]], _Entry] = {}
 
 
 @contextlib.asynccontextmanager
@@ -321,7 +321,8 @@ async def shared_poller(
     **poller_kwargs: Any,
 ) -> AsyncIterator[CoalescingPoller]:
     """The process-wide poller for this event loop and (base URL, key); closed when its last user leaves."""
-    key = (id(asyncio.get_running_loop()), config.credential_fingerprint)
+    # The URL schemes decide which answers are usable: connections that differ there share no poller.
+    key = (id(asyncio.get_running_loop()), config.credential_fingerprint, config.downloads.url_schemes)
     entry = _REGISTRY.get(key)
     if entry is None or entry.poller.client.is_closed:
         entry = _REGISTRY[key] = _Entry(CoalescingPoller(client_factory(config), **poller_kwargs))

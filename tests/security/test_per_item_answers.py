@@ -20,7 +20,7 @@ from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig, Runwar
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.hooks.runware import RunwareHook
 from airflow_provider_wan.media.downloads import DownloadPolicy
-from airflow_provider_wan.poller import CoalescingPoller, Done, Failed, Wait
+from airflow_provider_wan.poller import CoalescingPoller, Done, Failed, Wait, shared_poller
 from airflow_provider_wan.results import xcom_value
 from airflow_provider_wan.retry import RetryPolicy
 from tests.security.hostile_api import HostileApi
@@ -133,6 +133,13 @@ def test_an_answer_trickling_in_is_abandoned_at_the_timeout(hostile_api: Hostile
         client.get_responses([A])
     assert info.value.category == "transport" and len(hostile_api.requests) == 2  # retried, then failed
     assert time.monotonic() - started < 3.5
+
+
+async def test_connections_that_differ_in_url_schemes_share_no_poller(hostile_api: HostileApi) -> None:
+    strict, lax = _config(hostile_api), _config(hostile_api, downloads=DownloadPolicy(allow_http=True))
+    async with shared_poller(strict) as one, shared_poller(lax) as two, shared_poller(strict) as three:
+        assert one is three and one is not two
+        assert two.client.config.downloads.url_schemes == ("http", "https")
 
 
 def test_the_answer_cap_is_a_connection_extra(monkeypatch: pytest.MonkeyPatch) -> None:
