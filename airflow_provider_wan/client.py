@@ -22,6 +22,7 @@ from pydantic import SecretStr
 
 from airflow_provider_wan.connection import DEFAULT_BASE_URL
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
+from airflow_provider_wan.media.downloads import DownloadPolicy
 from airflow_provider_wan.results import Envelope, TaskState, group_by_task
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds, retryable_status
 
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _USERINFO_RE: Final = re.compile(r"^[a-z][a-z0-9+.-]*://[^/?#]*@", re.IGNORECASE)
+# Far above any real answer (200 getResponse items, or a getTaskDetails echoing inline media).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class ClientConfig:
     connect_timeout: float = 10.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_connections: int = 20
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    # How result videos may be fetched; its URL schemes also decide which videoURLs an answer may carry.
+    downloads: DownloadPolicy = field(default_factory=DownloadPolicy)
 
     def __post_init__(self) -> None:
         if not self.api_key:
@@ -101,31 +107,89 @@ class MediaUpload:
     media_url: str | None = None
 
 
+#: The code of an answer refused for a NaN, Infinity or out-of-range number in it (one item's doing).
+NON_FINITE = "nonFiniteNumber"
+
+
+class _NonFinite(ValueError):
+    pass
+
+
 def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
+    raise _NonFinite(f"{name} is not JSON")
 
 
 def _finite(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):  # 1e400 parses as inf
-        raise ValueError(f"{text} is out of range")
+        raise _NonFinite(f"{text} is out of range")
     return value
 
 
-def decode_response(response: httpx.Response, task_types: str) -> Envelope:
-    """Turn an HTTP answer into an envelope, or raise the request-level error it carries."""
+def _integer(text: str) -> int | float:
+    # Past a float's range an integer is infinite: the item's own checks refuse it (results.item_problem),
+    # where int() of thousands of digits would fail the whole answer.
+    return int(text) if len(text) <= 300 else float(text)
+
+
+class BodyCap:
+    """Reads an answer up to ``max_response_bytes`` (decoded), failing as soon as it is known to be larger,
+    and within ``timeout`` in all (a body trickling in, each read on time, must not hold a call forever)."""
+
+    def __init__(self, response: httpx.Response, config: ClientConfig, task_types: str) -> None:
+        self.body = bytearray()
+        self.limit, self.task_types = config.max_response_bytes, task_types
+        self.timeout, self.deadline = config.timeout, time.monotonic() + config.timeout
+        announced = response.headers.get("Content-Length", "")
+        if announced.isdigit() and int(announced) > self.limit:
+            raise self.error(response.status_code)
+        self.status = response.status_code
+
+    def add(self, chunk: bytes) -> None:
+        self.body += chunk
+        if len(self.body) > self.limit:
+            raise self.error(self.status)
+        if time.monotonic() > self.deadline:
+            raise RunwareTransportError(
+                f"Runware's answer ({self.task_types}) took more than the timeout of {self.timeout:g} s to "
+                "arrive (connection extra timeout)",
+                category="transport",
+                http_status=self.status,
+            )
+
+    def error(self, status: int) -> RunwareError:
+        return RunwareError(
+            f"Runware's answer ({self.task_types}) is larger than {self.limit} bytes: not read (raise the "
+            "connection extra max_response_bytes if such answers are expected)",
+            code="responseTooLarge",
+            category="server",
+            http_status=status,
+            retryable=False,
+        )
+
+
+def decode_response(response: httpx.Response, task_types: str, content: bytes | None = None) -> Envelope:
+    """Turn an HTTP answer (``content``: its body, when read by :class:`BodyCap`) into an envelope, or raise
+    the request-level error it carries."""
     status = response.status_code
+    non_finite = False
     try:  # NaN and Infinity are not JSON: one such number must not reach a seed or a cost
-        body = json.loads(response.content, parse_constant=_not_json, parse_float=_finite)
+        raw = response.content if content is None else content
+        body = json.loads(raw, parse_constant=_not_json, parse_float=_finite, parse_int=_integer)
+    except _NonFinite:
+        body, non_finite = None, True
     except (ValueError, RecursionError):
         body = None
     envelope = Envelope.parse(body)
     if status < 400:
         if body is None:
             raise RunwareTransportError(
-                f"Runware answered {status} with a body that is not JSON ({task_types})",
+                f"Runware answered {status} with a body that is not JSON ({task_types})"
+                + (": it holds a NaN, Infinity or out-of-range number" if non_finite else ""),
+                code=NON_FINITE if non_finite else None,
                 http_status=status,
                 category="transport",
+                retryable=False if non_finite else None,  # the same answer again would not help
             )
         return envelope
     first = envelope.errors[0] if envelope.errors else None
@@ -157,8 +221,10 @@ def parse_submit(envelope: Envelope, http_status: int, task_uuid: str) -> Submit
     )
 
 
-def parse_responses(envelope: Envelope, http_status: int, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-    states = group_by_task(envelope, task_uuids, http_status=http_status)
+def parse_responses(
+    envelope: Envelope, http_status: int, task_uuids: Sequence[str], url_schemes: Sequence[str] = ("https",)
+) -> dict[str, TaskState]:
+    states = group_by_task(envelope, task_uuids, http_status=http_status, url_schemes=url_schemes)
     # Errors naming no requested task (auth, quota, malformed request) fail the call if nothing else came.
     wanted = set(task_uuids)
     stray = [e for e in envelope.errors if str(e.get("taskUUID") or "") not in wanted]
@@ -206,10 +272,13 @@ def submit_call(request: WanVideoRequest, task_uuid: str) -> Call[SubmitResult]:
     return Call([request.to_wire(task_uuid=task_uuid)], lambda env, st: parse_submit(env, st, task_uuid))
 
 
-def get_responses_call(task_uuids: Sequence[str]) -> Call[dict[str, TaskState]]:
+def get_responses_call(
+    task_uuids: Sequence[str], url_schemes: Sequence[str] = ("https",)
+) -> Call[dict[str, TaskState]]:
+    """``url_schemes``: those a result's videoURL may use (the download policy's)."""
     unique = list(dict.fromkeys(task_uuids))
     tasks = [{"taskType": "getResponse", "taskUUID": u} for u in unique]
-    return Call(tasks, lambda env, st: parse_responses(env, st, unique))
+    return Call(tasks, lambda env, st: parse_responses(env, st, unique, url_schemes))
 
 
 def task_details_call(task_uuid: str) -> Call[Mapping[str, Any]]:
@@ -287,10 +356,13 @@ class RunwareClient(_Twin):
 
     def _post_once(self, tasks: Sequence[Mapping[str, Any]], task_types: str) -> tuple[int, Envelope]:
         try:
-            response = self._http.post(self.config.base_url, json=list(tasks))
+            with self._http.stream("POST", self.config.base_url, json=list(tasks)) as response:
+                cap = BodyCap(response, self.config, task_types)
+                for chunk in response.iter_bytes():
+                    cap.add(chunk)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, task_types) from None
-        return response.status_code, decode_response(response, task_types)
+        return response.status_code, decode_response(response, task_types, bytes(cap.body))
 
     def call(self, call: Call[T]) -> T:
         status, envelope = self.post_tasks(call.tasks)
@@ -300,7 +372,8 @@ class RunwareClient(_Twin):
         return self.call(submit_call(request, task_uuid))
 
     def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-        return self.call(get_responses_call(task_uuids)) if task_uuids else {}
+        schemes = self.config.downloads.url_schemes
+        return self.call(get_responses_call(task_uuids, schemes)) if task_uuids else {}
 
 
 class AsyncRunwareClient(_Twin):
@@ -338,10 +411,13 @@ class AsyncRunwareClient(_Twin):
 
     async def _post_once(self, tasks: Sequence[Mapping[str, Any]], task_types: str) -> tuple[int, Envelope]:
         try:
-            response = await self._http.post(self.config.base_url, json=list(tasks))
+            async with self._http.stream("POST", self.config.base_url, json=list(tasks)) as response:
+                cap = BodyCap(response, self.config, task_types)
+                async for chunk in response.aiter_bytes():
+                    cap.add(chunk)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, task_types) from None
-        return response.status_code, decode_response(response, task_types)
+        return response.status_code, decode_response(response, task_types, bytes(cap.body))
 
     async def call(self, call: Call[T]) -> T:
         status, envelope = await self.post_tasks(call.tasks)
@@ -351,4 +427,5 @@ class AsyncRunwareClient(_Twin):
         return await self.call(submit_call(request, task_uuid))
 
     async def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
-        return await self.call(get_responses_call(task_uuids)) if task_uuids else {}
+        schemes = self.config.downloads.url_schemes
+        return await self.call(get_responses_call(task_uuids, schemes)) if task_uuids else {}

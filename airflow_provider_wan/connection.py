@@ -20,6 +20,7 @@ EXTRA_DEFAULTS: dict[str, float] = {
     "backoff_base": 0.5,
     "backoff_max": 20.0,
     "max_connections": 20,
+    "max_response_bytes": 32 * 1024 * 1024,
 }
 
 
@@ -51,6 +52,9 @@ CONN_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     ),
     "max_connections": _field(
         "Connection pool size", "integer", 1, "HTTP connections kept open to Runware by one hook."
+    ),
+    "max_response_bytes": _field(
+        "Max answer size (bytes)", "integer", 1024, "A larger answer from Runware is refused, not read."
     ),
 }
 for _name, _spec in CONN_EXTRA_FIELDS.items():

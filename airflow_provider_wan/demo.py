@@ -235,11 +235,15 @@ class Endpoints:
 
 def conn_env(endpoints: Endpoints) -> dict[str, str]:
     """Connections and settings for every Airflow process (passed in the environment, never stored)."""
+    extra: dict[str, Any] = {"timeout": 30}
+    if endpoints.emulator_root is not None:
+        # The local emulator serves its videos over plain http on 127.0.0.1: allowed for it alone.
+        extra |= {"download_allow_http": True, "download_allowed_networks": "127.0.0.1/32"}
     runware = {
         "conn_type": "runware",
         "host": endpoints.runware_url,
         "password": endpoints.api_key,
-        "extra": {"timeout": 30},
+        "extra": extra,
     }
     aws = {
         "conn_type": "aws",

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig
+from airflow_provider_wan.client import NON_FINITE, AsyncRunwareClient, ClientConfig
 from airflow_provider_wan.errors import RunwareError, RunwareTimeoutError
 from airflow_provider_wan.results import TaskEvent, TaskState, task_event
 
@@ -28,6 +28,9 @@ MAX_CONSECUTIVE_FAILURES = 5
 # Unknown tasks right after a submit can be propagation delay; after this long they are gone.
 NOT_FOUND_GRACE = 60.0
 PROGRESS_LOG_SECONDS = 10.0
+# Answers refused as a whole for what one task's item may hold (too large, a NaN or out-of-range number):
+# the batch's tasks are then polled one by one, so only that task fails.
+PER_TASK_CODES = frozenset({"responseTooLarge", NON_FINITE})
 
 
 def expected_generation_seconds(duration: int, number_results: int = 1) -> float:
@@ -139,9 +142,10 @@ class Wait:
             if polled.retryable and failures < self.max_failures:
                 note = f"Poll {self.polls} of task {uuid} failed ({polled}); {failures} failure(s) in a row"
                 return replace(self, failures=failures)._next(now, note, warn=True)
-            # A batch-level error reaches every trigger of the batch: each gets its own copy.
+            # A batch-level error reaches every trigger of the batch: each gets its own copy, naming its
+            # own task (whatever task the answer's error object named).
             own = copy.copy(polled)
-            own.task_uuid = polled.task_uuid or uuid
+            own.task_uuid = uuid
             return self, Failed(own)
         status = polled.status(expected) if polled is not None else "running"
         if polled is not None and status != "running":
@@ -254,6 +258,12 @@ class CoalescingPoller:
                     self.batching_refused = True
                     await asyncio.gather(*(self._send([u], futures) for u in chunk))
                     return
+                per_item = isinstance(err, RunwareError) and err.code in PER_TASK_CODES
+                if len(chunk) > 1 and per_item:  # one task's item must not fail the others: ask per task
+                    await asyncio.gather(*(self._send([u], futures) for u in chunk))
+                    return
+                if not isinstance(err, RunwareError):
+                    log.exception("Polling %d task(s) failed unexpectedly", len(chunk))
                 for uuid in chunk:
                     _resolve(futures[uuid], err)
                 return
@@ -275,9 +285,23 @@ class CoalescingPoller:
 def _resolve(futures: list[asyncio.Future[TaskState]], outcome: TaskState | BaseException) -> None:
     for future in (f for f in futures if not f.done()):
         if isinstance(outcome, BaseException):
-            future.set_exception(outcome)
+            future.set_exception(_own_error(outcome))
         else:
             future.set_result(outcome)
+
+
+def _own_error(err: BaseException) -> RunwareError:
+    """A batch's failure as a fresh ``RunwareError`` per waiting trigger: raising one object in many tasks
+    would share (and let them mutate) its task UUID, details and traceback."""
+    if isinstance(err, RunwareError):
+        own = copy.copy(err)
+        own.details = dict(err.details)
+        return own
+    return RunwareError(
+        f"Polling Runware failed: {type(err).__name__}: {str(err)[:200]}",
+        code="pollFailed",
+        category="server",
+    )
 
 
 @dataclass
@@ -286,7 +310,7 @@ class _Entry:
     users: int = 0
 
 
-_REGISTRY: dict[tuple[int, str], _Entry] = {}
+_REGISTRY: dict[tuple[int, str, tuple[str, ...]], _Entry] = {}
 
 
 @contextlib.asynccontextmanager
@@ -297,7 +321,8 @@ async def shared_poller(
     **poller_kwargs: Any,
 ) -> AsyncIterator[CoalescingPoller]:
     """The process-wide poller for this event loop and (base URL, key); closed when its last user leaves."""
-    key = (id(asyncio.get_running_loop()), config.credential_fingerprint)
+    # The URL schemes decide which answers are usable: connections that differ there share no poller.
+    key = (id(asyncio.get_running_loop()), config.credential_fingerprint, config.downloads.url_schemes)
     entry = _REGISTRY.get(key)
     if entry is None or entry.poller.client.is_closed:
         entry = _REGISTRY[key] = _Entry(CoalescingPoller(client_factory(config), **poller_kwargs))

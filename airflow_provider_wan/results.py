@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, Protocol, cast
+from urllib.parse import urlsplit
 
 from pydantic import StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import Required, TypedDict
@@ -26,6 +28,7 @@ ERROR_STATUSES = frozenset(
     {"error", "failed", "failure", "cancelled", "canceled", "rejected", "expired", "aborted", "timeout"}
 )
 RUNNING_STATUSES = frozenset({"", "processing", "pending", "queued", "running", "in_progress", "started"})
+SEED_MAX = 2**32 - 1  # Runware draws a seed nobody asked for in the unsigned 32-bit range
 log = logging.getLogger(__name__)
 
 
@@ -35,8 +38,14 @@ def _status(raw: Any) -> RunState:
 
 
 def _number(value: Any) -> float | None:
-    """A JSON number; booleans and strings (never documented) mean unknown."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    """A JSON number; booleans and strings (never documented) mean unknown. An integer too large for a
+    float is infinite (the checks of :func:`item_problem` refuse it), never an ``OverflowError``."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 class VideoRecord(TypedDict, total=False):
@@ -132,11 +141,37 @@ class Envelope:
         return cls(data=_as_list(body.get("data")), errors=errors or _as_list(body.get("error")))
 
 
+def item_problem(item: Mapping[str, Any], url_schemes: Sequence[str] = ("https",)) -> str | None:
+    """What makes one success item unusable (checked on its own, so it fails only its task), or None."""
+    url = item["videoURL"]
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname
+    except ValueError:
+        scheme, host = "", None
+    if scheme not in url_schemes or not host:
+        return f"its videoURL is not an absolute {' or '.join(url_schemes)} URL (scheme {scheme!r})"
+    video_uuid = item.get("videoUUID")
+    if video_uuid is not None and not isinstance(video_uuid, str):
+        return f"its videoUUID is a {type(video_uuid).__name__}, not a string"
+    seed, cost = _number(item.get("seed")), _number(item.get("cost"))
+    if seed is not None and not (seed.is_integer() and 0 <= seed <= SEED_MAX):
+        return f"its seed {item['seed']!r:.40} is not an integer in 0..{SEED_MAX}"
+    if cost is not None and not (math.isfinite(cost) and cost >= 0):
+        return f"its cost {item['cost']!r:.40} is not a finite non-negative number"
+    return None
+
+
 def group_by_task(
-    envelope: Envelope, task_uuids: Iterable[str] | None = None, *, http_status: int | None = None
+    envelope: Envelope,
+    task_uuids: Iterable[str] | None = None,
+    *,
+    http_status: int | None = None,
+    url_schemes: Sequence[str] = ("https",),
 ) -> dict[str, TaskState]:
     """Group items and errors per taskUUID (only ``task_uuids`` when given); errors naming no requested
-    task are left to the caller (request-level errors)."""
+    task are left to the caller (request-level errors). A success item is checked on its own
+    (:func:`item_problem`, ``url_schemes``: those a videoURL may use): a bad one fails its task only."""
     listed = None if task_uuids is None else list(task_uuids)
     states = {u: TaskState(u) for u in listed or ()}
 
@@ -153,18 +188,23 @@ def group_by_task(
         if isinstance(item.get("error"), Mapping) or (
             _status(raw) == "error" and (item.get("code") or item.get("message"))
         ):
-            state.errors.append(RunwareError.from_wire(item, http_status=None, task_uuid=state.task_uuid))
+            state.errors.append(_named(RunwareError.from_wire(item), state.task_uuid))
         elif _status(raw) == "error":  # a terminal status with no error object: say which status
             state.errors.append(_terminal(state.task_uuid, f"Runware reported status {raw!r}", "taskFailed"))
         elif _status(raw) == "success" or (not raw and item.get("videoURL")):
-            result = VideoResult.from_item(item)
             if not isinstance(item.get("videoURL"), str) or not item["videoURL"]:
                 # Paid, but nothing to fetch: a failed generation, never a success with video_url=None.
                 state.errors.append(
                     _terminal(state.task_uuid, "success without a videoURL", "missingVideoURL")
                 )
-            elif all(r.video_uuid != result.video_uuid for r in state.results):
-                state.results.append(result)
+            elif (problem := item_problem(item, url_schemes)) is not None:
+                state.errors.append(
+                    _terminal(state.task_uuid, f"Runware's answer is unusable: {problem}", "invalidAnswer")
+                )
+            else:
+                result = VideoResult.from_item(item)
+                if all(r.video_uuid != result.video_uuid for r in state.results):
+                    state.results.append(result)
         else:
             if raw.strip().lower() not in RUNNING_STATUSES:
                 log.warning(
@@ -175,10 +215,14 @@ def group_by_task(
             state.progress = state.progress if progress is None else progress
     for err in envelope.errors:
         if (state := state_for(err)) is not None:
-            state.errors.append(
-                RunwareError.from_wire(err, http_status=http_status, task_uuid=state.task_uuid)
-            )
+            state.errors.append(_named(RunwareError.from_wire(err, http_status=http_status), state.task_uuid))
     return states
+
+
+def _named(error: RunwareError, task_uuid: str) -> RunwareError:
+    # The item's task, even when a nested error object names another one: never another trigger's.
+    error.task_uuid = task_uuid
+    return error
 
 
 def _terminal(task_uuid: str, message: str, code: str) -> RunwareError:

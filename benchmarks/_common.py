@@ -185,9 +185,11 @@ class EmulatorProcess:
         return self.proc.pid
 
     def conn_json(self, **extra: Any) -> str:
-        """An ``AIRFLOW_CONN_RUNWARE_DEFAULT`` value pointing at this emulator."""
+        """An ``AIRFLOW_CONN_RUNWARE_DEFAULT`` value pointing at this emulator (its plain-http videos on
+        127.0.0.1 allowed for download, explicitly)."""
+        local = {"download_allow_http": True, "download_allowed_networks": "127.0.0.1/32"}
         return json.dumps(
-            {"conn_type": "runware", "host": self.base_url, "password": self.api_key, "extra": extra}
+            {"conn_type": "runware", "host": self.base_url, "password": self.api_key, "extra": local | extra}
         )
 
     def ledger(self) -> dict[str, Any]:

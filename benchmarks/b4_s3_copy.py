@@ -299,6 +299,7 @@ def _worker(variant: str, url: str, size: int, chunk_size: int, concurrency: int
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
     from airflow_provider_wan.media import landing
+    from airflow_provider_wan.media.downloads import DownloadPolicy, parse_networks
     from airflow_provider_wan.media.landing import land_videos
     from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.results import VideoResult
@@ -331,7 +332,8 @@ def _worker(variant: str, url: str, size: int, chunk_size: int, concurrency: int
                 task_uuid=TASK_UUID,
                 location=S3Location(BUCKET, "b4/"),
                 s3=s3,
-                http_client=http,
+                # The source serves plain http on 127.0.0.1: allowed explicitly.
+                downloads=DownloadPolicy(allow_http=True, allowed_networks=parse_networks("127.0.0.1/32")),
                 chunk_size=chunk_size,
                 upload_concurrency=concurrency,
             )

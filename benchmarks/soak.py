@@ -188,6 +188,9 @@ def connections(emulator: Emulator, s3_endpoint: str) -> dict[str, str]:
             "backoff_base": 0.2,
             "backoff_max": 2.0,
             "retry_max_seconds": 60,
+            # The emulator serves its videos over plain http on 127.0.0.1: allowed explicitly.
+            "download_allow_http": True,
+            "download_allowed_networks": "127.0.0.1/32",
         },
     }
     aws = {

@@ -48,9 +48,14 @@ API_KEY = "test-key-0123456789abcdef"
 CANARY_KEY = "canary-5e1f7a9c-wan-secret-d41d8cd98f00"
 
 
+# The emulator and the test file servers serve plain http on 127.0.0.1, which result downloads refuse
+# unless the connection allows it: tests allow it explicitly, as a deployment with the emulator must.
+LOCAL_DOWNLOADS: dict[str, Any] = {"download_allow_http": True, "download_allowed_networks": "127.0.0.1/32"}
+
+
 def runware_conn_json(base_url: str, api_key: str = API_KEY, **extra: Any) -> str:
-    """An ``AIRFLOW_CONN_*`` value (JSON form) for a runware connection."""
-    extras = {"backoff_base": 0.01, "backoff_max": 0.05, "retry_max_seconds": 5, **extra}
+    """An ``AIRFLOW_CONN_*`` value (JSON form) for a runware connection (local downloads allowed)."""
+    extras = {"backoff_base": 0.01, "backoff_max": 0.05, "retry_max_seconds": 5, **LOCAL_DOWNLOADS, **extra}
     return json.dumps({"conn_type": "runware", "host": base_url, "password": api_key, "extra": extras})
 
 

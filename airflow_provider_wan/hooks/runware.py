@@ -26,6 +26,7 @@ from airflow_provider_wan.client import (
 )
 from airflow_provider_wan.connection import DEFAULT_BASE_URL, UI_FIELD_BEHAVIOUR
 from airflow_provider_wan.errors import RunwareError
+from airflow_provider_wan.media.downloads import DownloadPolicy
 from airflow_provider_wan.redaction import amask, redact_http_logs
 from airflow_provider_wan.results import TaskState
 from airflow_provider_wan.retry import RetryPolicy
@@ -107,8 +108,13 @@ def _config(conn: Connection, extra: Mapping[str, Any], api_key: str) -> ClientC
         return out
 
     retry = RetryPolicy(**numbers(RetryPolicy))
+    downloads = DownloadPolicy.from_extras(extra)  # the download_* extras
     return ClientConfig(
-        api_key=SecretStr(api_key), base_url=_base_url(conn), retry=retry, **numbers(ClientConfig)
+        api_key=SecretStr(api_key),
+        base_url=_base_url(conn),
+        retry=retry,
+        downloads=downloads,
+        **numbers(ClientConfig),
     )
 
 

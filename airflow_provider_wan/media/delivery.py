@@ -14,12 +14,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import httpx
 from tenacity import retry_if_result
 
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.media import landing
-from airflow_provider_wan.media.formats import output_format_for
+from airflow_provider_wan.media.downloads import DownloadPolicy, Fetcher
+from airflow_provider_wan.media.formats import SNIFF_BYTES, output_format_for, sniff
 from airflow_provider_wan.media.s3 import S3Location, move_object, normalize_prefix, s3_client, s3_failure
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
@@ -82,12 +82,13 @@ def verify_delivered(
     output_format: str | None = "MP4",
     grace_seconds: float = 0.0,
     s3: S3Client | None = None,
-    http_client: httpx.Client | None = None,
+    downloads: DownloadPolicy | None = None,
 ) -> landing.LandedVideo | None:
     """Check an uploadEndpoint delivery at ``key`` (from :func:`delivery_key`) and file it like a copy.
 
-    The object must have a plausible size (> 0, and the videoURL's Content-Length when a HEAD tells); its
-    SHA-256 is streamed from S3 and it is moved to the canonical key. ``None`` when it is missing (after
+    The object must have a plausible size (> 0, and the videoURL's Content-Length when a HEAD by the
+    ``downloads`` policy tells) and start like a video; its SHA-256 is streamed from S3 and it is moved to
+    the canonical key. ``None`` when it is missing (after
     ``grace_seconds``) or implausible (then deleted): the caller streams instead.
     """
     client = s3 if s3 is not None else s3_client(aws_conn_id)
@@ -109,7 +110,7 @@ def verify_delivered(
             log.info("No delivered object at %s for task %s", staged, task_uuid)
             return None
         size = int(info.get("ContentLength", 0))
-        expected = _url_size(video.video_url, http_client) if video.video_url else None
+        expected = _url_size(video, task_uuid, downloads) if video.video_url else None
         if size == 0 or (expected is not None and size != expected):
             shown = "> 0" if expected is None else expected
             log.warning(
@@ -117,10 +118,16 @@ def verify_delivered(
             )
             client.delete_object(Bucket=bucket, Key=key)
             return None
-        hasher, received = hashlib.sha256(), 0
+        hasher, received, head = hashlib.sha256(), 0, b""
         for chunk in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(chunk_size=1 * MiB):
             hasher.update(chunk)
             received += len(chunk)
+            head += chunk[: SNIFF_BYTES - len(head)]
+        fmt_found = sniff(head)
+        if fmt_found is None or fmt_found.kind != "video":
+            log.warning("Delivered %s is not a video container: deleting it, copying instead", staged)
+            client.delete_object(Bucket=bucket, Key=key)
+            return None
         if received != size:
             log.warning("Reading %s gave %d of %d bytes: falling back to a copy", staged, received, size)
             return None
@@ -136,17 +143,10 @@ def verify_delivered(
     return landed
 
 
-def _url_size(url: str, http_client: httpx.Client | None) -> int | None:
-    """Content-Length of a URL by HEAD, or None when unknown (failures are fine: a plausibility check)."""
-    client = http_client or landing.default_http()
-    try:
-        response = client.head(url, headers={"Accept-Encoding": "identity"})
-        return landing.content_length(response) if response.status_code == 200 else None
-    except httpx.HTTPError:
-        return None
-    finally:
-        if http_client is None:
-            client.close()
+def _url_size(video: VideoResult, task_uuid: str, downloads: DownloadPolicy | None) -> int | None:
+    """Content-Length of the video's URL by HEAD, or None when unknown (a plausibility check only)."""
+    with Fetcher(downloads or DownloadPolicy(), task_uuid) as fetcher:
+        return fetcher.size(str(video.video_url), f"video {video.video_uuid} of task {task_uuid}")
 
 
 def land_task_outputs(
@@ -160,7 +160,7 @@ def land_task_outputs(
     delivered: bool | str = False,
     delivery_grace_seconds: float = DELIVERY_GRACE_SECONDS,
     s3: S3Client | None = None,
-    http_client: httpx.Client | None = None,
+    downloads: DownloadPolicy | None = None,
     **options: Any,
 ) -> list[landing.LandedVideo]:
     """Land every video of ``task_uuid`` under ``location`` (bucket and key prefix), in task order.
@@ -170,6 +170,7 @@ def land_task_outputs(
     :param delivered: the :func:`delivery_key` of an ``uploadEndpoint`` delivery: verified and filed
         instead of copying (copied as usual when missing or implausible; ``True`` without a key copies).
     :param delivery_grace_seconds: how long a delivery not there yet is waited for before copying.
+    :param downloads: the download policy; ``None``: the ``hook``'s connection's, else the safe defaults.
     :param options: for :func:`~.landing.land_videos` (``chunk_size``, ``upload_concurrency``, ``retry``).
     """
     if videos is None:
@@ -178,7 +179,9 @@ def land_task_outputs(
         state = hook.get_responses([task_uuid]).get(task_uuid)
         videos = list(state.results) if state is not None else []
     common: dict[str, Any] = {"task_uuid": task_uuid, "location": location, "aws_conn_id": aws_conn_id}
-    common |= {"output_format": output_format, "s3": s3, "http_client": http_client}
+    if downloads is None and hook is not None:
+        downloads = hook.config.downloads
+    common |= {"output_format": output_format, "s3": s3, "downloads": downloads}
     if delivered and len(videos) == 1:
         if isinstance(delivered, str):
             landed = verify_delivered(

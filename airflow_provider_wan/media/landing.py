@@ -12,18 +12,12 @@ import hashlib
 import io
 import logging
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
-
-from airflow_provider_wan.errors import (
-    InvalidRequestError,
-    RunwareError,
-    RunwareNotFoundError,
-    RunwareTransportError,
-)
+from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareNotFoundError
+from airflow_provider_wan.media.downloads import Download, DownloadPolicy, Fetcher, host_of
 from airflow_provider_wan.media.formats import MediaFormat, output_format_for
 from airflow_provider_wan.media.s3 import (
     NOT_FOUND_CODES,
@@ -155,47 +149,6 @@ class _Expired(Exception):
     """The URL answered 403/404/410 (or there is none): refresh it, never retry it."""
 
 
-class _Download(io.RawIOBase):
-    """A download as a file for boto3: hashes and counts the bytes as they are read, and fails (retryably)
-    when they disagree with the announced Content-Length or the connection drops."""
-
-    def __init__(self, response: httpx.Response, what: str) -> None:
-        super().__init__()
-        self.expected = content_length(response)
-        self.sha256 = hashlib.sha256()
-        self.received = 0
-        self._chunks: Iterator[bytes] = response.iter_raw()
-        self._pending = memoryview(b"")
-        self._what = what
-
-    def readable(self) -> bool:
-        return True
-
-    def _fail(self, reason: str) -> RunwareTransportError:
-        return RunwareTransportError(f"Downloading {self._what}: {reason}", category="transport")
-
-    def readinto(self, target: Any) -> int:
-        while not self._pending:
-            try:
-                chunk = next(self._chunks, None)
-            except httpx.HTTPError as exc:
-                raise self._fail(f"{type(exc).__name__}: {str(exc)[:160]}") from None
-            if chunk is None:
-                if self.expected is not None and self.received != self.expected:
-                    raise self._fail(f"received {self.received} of the announced {self.expected} bytes")
-                return 0
-            self.sha256.update(chunk)
-            self.received += len(chunk)
-            if self.expected is not None and self.received > self.expected:
-                raise self._fail(f"received more than the announced Content-Length {self.expected}")
-            self._pending = memoryview(chunk)
-        out = memoryview(target).cast("B")
-        count = min(len(out), len(self._pending))
-        out[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
-
-
 @dataclass(frozen=True)
 class _Lander:
     """Copies the videos of one task (one S3 client, one HTTP client, one listing of the task folder)."""
@@ -203,7 +156,7 @@ class _Lander:
     folder: TaskFolder
     location: S3Location
     output_format: str | None
-    http: httpx.Client
+    fetcher: Fetcher
     chunk_size: int
     retry: RetryPolicy
     transfer: Any  # boto3's TransferConfig: part size, parts uploading and parts held in memory
@@ -237,29 +190,23 @@ class _Lander:
         raise _gone(video, task_uuid, reason, how)
 
     def _copy(self, url: str, key: str, video: VideoResult, fmt: MediaFormat, what: str) -> LandedVideo:
-        try:
-            with self.http.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
-                status = response.status_code
-                if status in EXPIRED_STATUSES:
-                    raise _Expired(f"HTTP {status}")
-                if status != 200:
-                    raise RunwareError(
-                        f"Downloading {what} from {_host(url)} answered HTTP {status}",
-                        task_uuid=self.folder.task_uuid,
-                        http_status=status,
-                        details={
-                            "video_uuid": video.video_uuid,
-                            "retry_after": retry_after_seconds(response.headers),
-                        },
-                    )
-                return self._store(_Download(response, what), key, video, fmt)
-        except httpx.HTTPError as exc:
-            raise RunwareTransportError(
-                f"Downloading {what} from {_host(url)}: {type(exc).__name__}: {str(exc)[:160]}",
-                category="transport",
-            ) from None
+        with self.fetcher.open("GET", url, what) as fetched:
+            status = fetched.response.status_code
+            if status in EXPIRED_STATUSES:
+                raise _Expired(f"HTTP {status}")
+            if status != 200:
+                raise RunwareError(
+                    f"Downloading {what} from {host_of(url)} answered HTTP {status}",
+                    task_uuid=self.folder.task_uuid,
+                    http_status=status,
+                    details={
+                        "video_uuid": video.video_uuid,
+                        "retry_after": retry_after_seconds(fetched.response.headers),
+                    },
+                )
+            return self._store(fetched.body(), key, video, fmt)
 
-    def _store(self, download: _Download, key: str, video: VideoResult, fmt: MediaFormat) -> LandedVideo:
+    def _store(self, download: Download, key: str, video: VideoResult, fmt: MediaFormat) -> LandedVideo:
         bucket, task_uuid = self.folder.bucket, self.folder.task_uuid
         body = io.BufferedReader(download, buffer_size=1 * MiB)
         try:
@@ -304,24 +251,6 @@ def _gone(video: VideoResult, task_uuid: str, reason: str, how: str) -> RunwareE
     )
 
 
-def content_length(response: httpx.Response) -> int | None:
-    value = response.headers.get("Content-Length", "")
-    identity = response.headers.get("Content-Encoding", "identity").lower() in ("identity", "")
-    return int(value) if identity and value.isdigit() else None
-
-
-def _host(url: str) -> str:
-    """Only the host: output URLs may carry tokens in their query."""
-    try:
-        return httpx.URL(url).host or "<no host>"
-    except (httpx.InvalidURL, TypeError, ValueError):
-        return "<invalid URL>"
-
-
-def default_http() -> httpx.Client:
-    return httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True)
-
-
 def land_videos(
     videos: Sequence[VideoResult],
     *,
@@ -334,7 +263,7 @@ def land_videos(
     upload_concurrency: int = 2,
     retry: RetryPolicy = LANDING_RETRY,
     s3: S3Client | None = None,
-    http_client: httpx.Client | None = None,
+    downloads: DownloadPolicy | None = None,
 ) -> list[LandedVideo]:
     """Copy each video of a task (results in task order) under ``location`` (bucket and key prefix).
 
@@ -342,14 +271,17 @@ def land_videos(
     :param output_format: the request's ``outputFormat``; the URL's extension wins when it has one.
     :param chunk_size: multipart part size and the single-PUT threshold (at least 5 MiB); memory stays at
         about ``(upload_concurrency + 1) x chunk_size``.
+    :param downloads: the download policy (:mod:`.downloads`); ``None``: the safe defaults (https only,
+        public addresses only).
     :raises RunwareNotFoundError: a URL expired and could not be refreshed (names task and video UUIDs).
+    :raises DownloadRefused: the policy refused a URL, an address, the size or a body that is no video.
     """
     if chunk_size < MIN_PART_SIZE:
         raise InvalidRequestError(
             f"chunk_size must be at least {MIN_PART_SIZE} bytes", parameter="chunk_size"
         )
     safe_key_part(task_uuid, "task_uuid")
-    http = http_client or default_http()
+    fetcher = Fetcher(downloads or DownloadPolicy(), task_uuid)
     try:
         folder = TaskFolder(s3 if s3 is not None else s3_client(aws_conn_id), location, task_uuid)
         from boto3.s3.transfer import TransferConfig
@@ -360,11 +292,10 @@ def land_videos(
         )
         # Parts read but not yet uploaded: with the one being read, memory is (concurrency + 1) chunks.
         transfer.max_in_memory_upload_chunks = concurrency
-        lander = _Lander(folder, location, output_format, http, chunk_size, retry, transfer)
+        lander = _Lander(folder, location, output_format, fetcher, chunk_size, retry, transfer)
         return [lander.land(index, video, refresh_url) for index, video in enumerate(videos)]
     finally:
-        if http_client is None:
-            http.close()
+        fetcher.close()
 
 
 def runware_url_refresher(hook: RunwareHook, task_uuid: str) -> RefreshUrl:

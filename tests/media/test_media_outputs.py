@@ -22,17 +22,26 @@ from airflow_provider_wan.media.delivery import (
     upload_endpoint_eligible,
     verify_delivered,
 )
+from airflow_provider_wan.media.downloads import DownloadPolicy
 from airflow_provider_wan.media.landing import land_videos, object_key
 from airflow_provider_wan.media.s3 import S3Location, parse_s3_uri
 from airflow_provider_wan.models import WanVideoRequest
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
+from tests.conftest import LOCAL_DOWNLOADS
 from tests.media.conftest import MediaServer
 
 TASK = "24cd5dff-cb81-4db5-8506-b72a9425f9d1"
 MiB = 1024 * 1024
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01)
+# The loopback file server speaks plain http on 127.0.0.1: allowed explicitly, as a deployment would.
+LOCAL = DownloadPolicy.from_extras(LOCAL_DOWNLOADS)
 WRITES = ("PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload", "CopyObject")
+
+
+def _mp4ish(size: int) -> bytes:
+    """Random bytes after an MP4 ``ftyp`` box header: only the first bytes of a download are checked."""
+    return b"\x00\x00\x00\x18ftypisom" + os.urandom(size)
 
 
 def _video(
@@ -60,7 +69,7 @@ def test_lands_one_video_with_size_sha_and_metadata(
 ) -> None:
     video = _video(media_server, mp4_bytes, seed=7, cost=0.15)
     (landed,) = land_videos(
-        [video], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/gen/"), aws_conn_id=aws_conn
+        [video], downloads=LOCAL, task_uuid=TASK, location=_at(f"s3://{s3_bucket}/gen/"), aws_conn_id=aws_conn
     )
 
     key = f"gen/{TASK}/00-{video.video_uuid}.mp4"
@@ -82,9 +91,11 @@ def test_lands_one_video_with_size_sha_and_metadata(
 def test_three_videos_three_objects_and_rerun_copies_nothing(
     aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer, s3_calls: Counter[str]
 ) -> None:
-    bodies = [os.urandom(3000 + i) for i in range(3)]
+    bodies = [_mp4ish(3000 + i) for i in range(3)]
     videos = [_video(media_server, body, seed=i) for i, body in enumerate(bodies)]
-    first = land_videos(videos, task_uuid=TASK, location=_at(f"s3://{s3_bucket}"), aws_conn_id=aws_conn)
+    first = land_videos(
+        videos, downloads=LOCAL, task_uuid=TASK, location=_at(f"s3://{s3_bucket}"), aws_conn_id=aws_conn
+    )
 
     assert _keys(s3_client, s3_bucket) == [f"{TASK}/{i:02d}-{v.video_uuid}.mp4" for i, v in enumerate(videos)]
     assert [x.sha256 for x in first] == [hashlib.sha256(b).hexdigest() for b in bodies]
@@ -92,7 +103,9 @@ def test_three_videos_three_objects_and_rerun_copies_nothing(
     downloads = sum(media_server.requests.values())
 
     s3_calls.clear()
-    again = land_videos(videos, task_uuid=TASK, location=_at(f"s3://{s3_bucket}"), aws_conn_id=aws_conn)
+    again = land_videos(
+        videos, downloads=LOCAL, task_uuid=TASK, location=_at(f"s3://{s3_bucket}"), aws_conn_id=aws_conn
+    )
     assert [x.skipped for x in again] == [True, True, True]
     assert [(x.s3_uri, x.sha256, x.size_bytes) for x in again] == [
         (x.s3_uri, x.sha256, x.size_bytes) for x in first
@@ -104,11 +117,17 @@ def test_three_videos_three_objects_and_rerun_copies_nothing(
 def test_rerun_with_reordered_results_still_skips(
     aws_conn: str, s3_bucket: str, media_server: MediaServer, s3_calls: Counter[str]
 ) -> None:
-    videos = [_video(media_server, os.urandom(100)) for _ in range(2)]
-    land_videos(videos, task_uuid=TASK, location=_at(f"s3://{s3_bucket}/p"), aws_conn_id=aws_conn)
+    videos = [_video(media_server, _mp4ish(100)) for _ in range(2)]
+    land_videos(
+        videos, downloads=LOCAL, task_uuid=TASK, location=_at(f"s3://{s3_bucket}/p"), aws_conn_id=aws_conn
+    )
     s3_calls.clear()
     again = land_videos(
-        videos[::-1], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/p"), aws_conn_id=aws_conn
+        videos[::-1],
+        downloads=LOCAL,
+        task_uuid=TASK,
+        location=_at(f"s3://{s3_bucket}/p"),
+        aws_conn_id=aws_conn,
     )
     assert all(x.skipped for x in again) and _writes(s3_calls) == 0
 
@@ -116,10 +135,11 @@ def test_rerun_with_reordered_results_still_skips(
 def test_large_video_goes_multipart_with_bounded_parts(
     aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer, s3_calls: Counter[str]
 ) -> None:
-    body = os.urandom(12 * MiB + 123)
+    body = _mp4ish(12 * MiB + 123)
     video = _video(media_server, body)
     (landed,) = land_videos(
         [video],
+        downloads=LOCAL,
         task_uuid=TASK,
         location=_at(f"s3://{s3_bucket}/big/"),
         aws_conn_id=aws_conn,
@@ -147,7 +167,12 @@ def test_expired_url_is_refreshed_once(
         return fresh
 
     (landed,) = land_videos(
-        [video], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/"), aws_conn_id=aws_conn, refresh_url=refresh
+        [video],
+        downloads=LOCAL,
+        task_uuid=TASK,
+        location=_at(f"s3://{s3_bucket}/"),
+        aws_conn_id=aws_conn,
+        refresh_url=refresh,
     )
     assert asked == [video.video_uuid]
     assert landed.size_bytes == len(mp4_bytes) and landed.s3_uri.endswith(f"00-{video.video_uuid}.mp4")
@@ -168,6 +193,7 @@ def test_unrefreshable_url_names_both_uuids(
     with pytest.raises(RunwareNotFoundError) as info:
         land_videos(
             [video],
+            downloads=LOCAL,
             task_uuid=TASK,
             location=_at(f"s3://{s3_bucket}/"),
             aws_conn_id=aws_conn,
@@ -184,11 +210,12 @@ def test_unrefreshable_url_names_both_uuids(
 def test_content_length_mismatch_fails_and_leaves_nothing(
     size: int, aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer
 ) -> None:
-    body = os.urandom(size)
+    body = _mp4ish(size)
     video = _video(media_server, body, content_length=size + 1000)  # the server closes early
     with pytest.raises(RunwareTransportError, match=video.video_uuid):
         land_videos(
             [video],
+            downloads=LOCAL,
             task_uuid=TASK,
             location=_at(f"s3://{s3_bucket}/"),
             aws_conn_id=aws_conn,
@@ -205,7 +232,12 @@ def test_transient_5xx_is_retried(
 ) -> None:
     video = _video(media_server, mp4_bytes, fail_with=[503])
     (landed,) = land_videos(
-        [video], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/"), aws_conn_id=aws_conn, retry=FAST_RETRY
+        [video],
+        downloads=LOCAL,
+        task_uuid=TASK,
+        location=_at(f"s3://{s3_bucket}/"),
+        aws_conn_id=aws_conn,
+        retry=FAST_RETRY,
     )
     assert landed.size_bytes == len(mp4_bytes)
 
@@ -214,9 +246,12 @@ def test_format_from_url_or_output_format(
     aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer
 ) -> None:
     webm = VideoResult(TASK, "v-webm", media_server.add("/x.webm", b"\x1a\x45\xdf\xa3" + b"0" * 50))
-    mov = VideoResult(TASK, "v-mov", media_server.add("/no-extension", b"\x00" * 40))
+    mov = VideoResult(
+        TASK, "v-mov", media_server.add("/no-extension", b"\x00\x00\x00\x08wide" + b"\x00" * 40)
+    )
     landed = land_videos(
         [webm, mov],
+        downloads=LOCAL,
         task_uuid=TASK,
         location=_at(f"s3://{s3_bucket}/"),
         aws_conn_id=aws_conn,
@@ -232,7 +267,13 @@ def test_missing_destination_bucket_is_a_clear_error(
 ) -> None:
     video = _video(media_server, mp4_bytes)
     with pytest.raises(RunwareNotFoundError, match="bucket does not exist") as info:
-        land_videos([video], task_uuid=TASK, location=_at("s3://no-such-bucket-b4/"), aws_conn_id=aws_conn)
+        land_videos(
+            [video],
+            downloads=LOCAL,
+            task_uuid=TASK,
+            location=_at("s3://no-such-bucket-b4/"),
+            aws_conn_id=aws_conn,
+        )
     assert info.value.code == "noSuchBucket" and not info.value.retryable
 
 
@@ -242,9 +283,11 @@ def test_bad_destination_and_unsafe_ids(
     with pytest.raises(InvalidRequestError, match="s3://bucket"):
         _at("https://bucket/prefix")
     with pytest.raises(InvalidRequestError):
-        land_videos([], task_uuid="../x", location=_at(f"s3://{s3_bucket}/"))
-    odd = VideoResult(TASK, "../../etc/passwd", media_server.add("/odd.mp4", b"x" * 10))
-    (landed,) = land_videos([odd], task_uuid=TASK, location=_at(f"s3://{s3_bucket}/p/"), aws_conn_id=aws_conn)
+        land_videos([], downloads=LOCAL, task_uuid="../x", location=_at(f"s3://{s3_bucket}/"))
+    odd = VideoResult(TASK, "../../etc/passwd", media_server.add("/odd.mp4", _mp4ish(10)))
+    (landed,) = land_videos(
+        [odd], downloads=LOCAL, task_uuid=TASK, location=_at(f"s3://{s3_bucket}/p/"), aws_conn_id=aws_conn
+    )
     assert landed.s3_uri.startswith(f"s3://{s3_bucket}/p/{TASK}/00-v") and ".." not in landed.s3_uri
     assert parse_s3_uri("s3://b/a/b.mp4").key == "a/b.mp4"
     assert object_key("out", TASK, 3, "v", "mp4") == f"out/{TASK}/03-v.mp4"
@@ -275,7 +318,9 @@ def test_presigned_put_then_verify_delivered(
     assert httpx.put(url, content=mp4_bytes).status_code == 200  # what Runware does when done
 
     video = _video(media_server, mp4_bytes, seed=5)
-    landed = verify_delivered(video, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn)
+    landed = verify_delivered(
+        video, downloads=LOCAL, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn
+    )
     assert landed is not None and landed.method == "upload_endpoint" and not landed.skipped
     assert landed.sha256 == hashlib.sha256(mp4_bytes).hexdigest() and landed.size_bytes == len(mp4_bytes)
     final = f"direct/{TASK}/00-{video.video_uuid}.mp4"
@@ -287,9 +332,13 @@ def test_presigned_put_then_verify_delivered(
 
     # Reruns (verify again, or the streamed-copy path) find it and copy nothing.
     s3_calls.clear()
-    again = verify_delivered(video, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn)
+    again = verify_delivered(
+        video, downloads=LOCAL, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn
+    )
     assert again is not None and again.skipped and again.s3_uri == landed.s3_uri
-    (copied,) = land_videos([video], task_uuid=TASK, location=destination, aws_conn_id=aws_conn)
+    (copied,) = land_videos(
+        [video], downloads=LOCAL, task_uuid=TASK, location=destination, aws_conn_id=aws_conn
+    )
     assert copied.skipped and copied.sha256 == landed.sha256 and _writes(s3_calls) == 0
     assert media_server.requests[f"GET /video/{video.video_uuid}.mp4"] == 0
 
@@ -301,15 +350,22 @@ def test_verify_delivered_missing_or_wrong_size_falls_back(
     video = _video(media_server, mp4_bytes)
     key = delivery_key(destination, TASK)
     assert (
-        verify_delivered(video, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn) is None
+        verify_delivered(
+            video, downloads=LOCAL, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn
+        )
+        is None
     )
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=mp4_bytes[:100])  # a truncated delivery
     assert (
-        verify_delivered(video, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn) is None
+        verify_delivered(
+            video, downloads=LOCAL, task_uuid=TASK, location=destination, key=key, aws_conn_id=aws_conn
+        )
+        is None
     )
     assert _keys(s3_client, s3_bucket) == []  # the implausible object is removed
     (landed,) = land_task_outputs(
         [video],
+        downloads=LOCAL,
         task_uuid=TASK,
         location=destination,
         aws_conn_id=aws_conn,
@@ -332,7 +388,12 @@ def test_late_delivery_is_awaited_instead_of_downloaded(
     put.start()
     try:
         (landed,) = land_task_outputs(
-            [video], task_uuid=TASK, location=destination, aws_conn_id=aws_conn, delivered=key
+            [video],
+            downloads=LOCAL,
+            task_uuid=TASK,
+            location=destination,
+            aws_conn_id=aws_conn,
+            delivered=key,
         )
     finally:
         put.join()
@@ -343,7 +404,12 @@ def test_late_delivery_is_awaited_instead_of_downloaded(
     other = dataclasses.replace(video, video_uuid="22222222-3333-4444-8555-666666666666")
     started = time.monotonic()
     (copied,) = land_task_outputs(
-        [other], task_uuid=TASK + "x", location=destination, aws_conn_id=aws_conn, delivered=key
+        [other],
+        downloads=LOCAL,
+        task_uuid=TASK + "x",
+        location=destination,
+        aws_conn_id=aws_conn,
+        delivered=key,
     )
     assert copied.method == "stream" and time.monotonic() - started < 5
 
