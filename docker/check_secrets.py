@@ -28,11 +28,26 @@ EMULATOR_HOSTS = frozenset({"runware-emulator", "localhost", "127.0.0.1", "::1"}
 DEFAULT_BASE_URL = "https://api.runware.ai/v1"
 
 
-def runware_host(env: Mapping[str, str]) -> str | None:
-    """The host ``runware_default`` points at; None when the connection is not JSON (then not judged)."""
+# The emulator's result downloads (plain http from the compose network) need these extras; with a real
+# endpoint they would let a hostile videoURL reach the compose network: extra -> the .env variable.
+EMULATOR_DOWNLOAD_EXTRAS: dict[str, str] = {
+    "download_allow_http": "RUNWARE_DOWNLOAD_ALLOW_HTTP",
+    "download_allowed_networks": "RUNWARE_DOWNLOAD_ALLOWED_NETWORKS",
+}
+
+
+def _connection(env: Mapping[str, str]) -> dict[str, object] | None:
     try:
         conn = json.loads(env.get("AIRFLOW_CONN_RUNWARE_DEFAULT") or "{}")
     except ValueError:
+        return None
+    return conn if isinstance(conn, dict) else None
+
+
+def runware_host(env: Mapping[str, str]) -> str | None:
+    """The host ``runware_default`` points at; None when the connection is not JSON (then not judged)."""
+    conn = _connection(env)
+    if conn is None:
         return None
     host = str(conn.get("host") or DEFAULT_BASE_URL).strip()
     if "://" not in host:
@@ -48,7 +63,14 @@ def problems(env: Mapping[str, str]) -> list[str]:
     host = runware_host(env)
     if host is None or host in EMULATOR_HOSTS:
         return []
-    return [setting for name, (setting, default) in DEFAULT_SECRETS.items() if env.get(name, "") == default]
+    found = [setting for name, (setting, default) in DEFAULT_SECRETS.items() if env.get(name, "") == default]
+    extra = (_connection(env) or {}).get("extra")
+    extra = extra if isinstance(extra, dict) else {}
+    for name, setting in EMULATOR_DOWNLOAD_EXTRAS.items():
+        value = str(extra.get(name) or "").strip().lower()
+        if value not in ("", "false", "0", "no"):
+            found.append(setting)
+    return found
 
 
 def main(env: Mapping[str, str]) -> int:
@@ -57,8 +79,9 @@ def main(env: Mapping[str, str]) -> int:
         return 0
     print(
         f"REFUSING TO START: runware_default points at {runware_host(env)} (a real, billed Runware "
-        f"endpoint) but {', '.join(found)} still hold the published development defaults. Set each one "
-        "to a secret of your own in .env (see docker/env.example), or unset RUNWARE_BASE_URL to use "
+        f"endpoint) but {', '.join(found)} still hold the published development defaults. Set each secret "
+        "to one of your own and the download settings to false / empty in .env (see docker/env.example), "
+        "or unset RUNWARE_BASE_URL to use "
         "the local emulator.",
         file=sys.stderr,
     )

@@ -54,7 +54,13 @@ HEALTHCHECK_MARKERS = {
 DAGS_MOUNT = "./dags_examples:/opt/airflow/dags"
 EMULATOR_URL = "http://runware-emulator:8765/v1"
 
-_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
+# The emulator's videos come over plain http from the compose network (docker/check_secrets.py refuses
+# these with a real endpoint).
+EMULATOR_DOWNLOADS = {
+    "download_allow_http": "true",
+    "download_allowed_networks": "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16",
+}
 
 
 # -- helpers ------------------------------------------------------------------------------------------
@@ -168,7 +174,11 @@ def test_docker_compose_resolves_connections_and_ports(run_compose: Any) -> None
 
 def test_docker_compose_switches_to_the_real_api(run_compose: Any) -> None:
     proc = run_compose(
-        "config", RUNWARE_API_KEY="k3yFromTheShell0123", RUNWARE_BASE_URL="https://api.runware.ai/v1"
+        "config",
+        RUNWARE_API_KEY="k3yFromTheShell0123",
+        RUNWARE_BASE_URL="https://api.runware.ai/v1",
+        RUNWARE_DOWNLOAD_ALLOW_HTTP="false",
+        RUNWARE_DOWNLOAD_ALLOWED_NETWORKS="",
     )
     assert proc.returncode == 0, proc.stderr
     env = yaml.safe_load(proc.stdout)["services"]["airflow-worker"]["environment"]
@@ -177,7 +187,7 @@ def test_docker_compose_switches_to_the_real_api(run_compose: Any) -> None:
         "conn_type": "runware",
         "host": "https://api.runware.ai/v1",
         "password": "k3yFromTheShell0123",
-        "extra": {"timeout": 60},
+        "extra": {"timeout": 60, "download_allow_http": "false", "download_allowed_networks": ""},
     }
 
 
@@ -327,7 +337,7 @@ def test_both_connections_in_every_airflow_process(services: dict[str, dict[str,
             "conn_type": "runware",
             "host": EMULATOR_URL,
             "password": DEFAULT_API_KEY,
-            "extra": {"timeout": 60},
+            "extra": {"timeout": 60, **EMULATOR_DOWNLOADS},
         }
         assert "${RUNWARE_API_KEY:-" in env["AIRFLOW_CONN_RUNWARE_DEFAULT"]
         assert "${RUNWARE_BASE_URL:-" in env["AIRFLOW_CONN_RUNWARE_DEFAULT"]

@@ -20,7 +20,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 CHECK = DOCKER / "check_secrets.py"
-_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<colon>:?)-(?P<default>[^}]*))?\}")
 REAL = "https://api.runware.ai/v1"
 OWN_SECRETS = {
     "AIRFLOW_JWT_SECRET": "a-jwt-secret-of-my-own-4c2f",
@@ -28,14 +28,22 @@ OWN_SECRETS = {
     "AIRFLOW_FERNET_KEY": "bXktZmVybmV0LWtleS1vZi0zMi1ieXRlcy0wMDAwMDA=",
     "_AIRFLOW_WWW_USER_PASSWORD": "a-login-of-my-own-77",
 }
+STRICT_DOWNLOADS = {"RUNWARE_DOWNLOAD_ALLOW_HTTP": "false", "RUNWARE_DOWNLOAD_ALLOWED_NETWORKS": ""}
+
+
+def _value(match: re.Match[str], dotenv: Mapping[str, str]) -> str:
+    """Compose's ``${X:-d}`` (d when X is unset or empty) and ``${X-d}`` (d only when X is unset)."""
+    name, default = match.group("name"), match.group("default") or ""
+    if name not in dotenv or (match.group("colon") and not dotenv[name]):
+        return default
+    return dotenv[name]
 
 
 def _init_env(dotenv: Mapping[str, str]) -> dict[str, str]:
     """The environment docker-compose.yml gives the airflow-init service for this ``.env``."""
     init = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["airflow-init"]
     return {
-        key: _VAR.sub(lambda m: dotenv.get(m.group("name")) or m.group("default") or "", str(value))
-        for key, value in init["environment"].items()
+        key: _VAR.sub(lambda m: _value(m, dotenv), str(value)) for key, value in init["environment"].items()
     }
 
 
@@ -70,8 +78,17 @@ def test_one_default_left_is_enough_to_refuse() -> None:
 
 
 def test_the_real_api_with_secrets_of_ones_own_starts() -> None:
-    result = _check({**OWN_SECRETS, "RUNWARE_BASE_URL": REAL, "RUNWARE_API_KEY": "k"})
+    result = _check({**OWN_SECRETS, **STRICT_DOWNLOADS, "RUNWARE_BASE_URL": REAL, "RUNWARE_API_KEY": "k"})
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("left", sorted(STRICT_DOWNLOADS))
+def test_the_real_api_with_the_emulators_download_exceptions_is_refused(left: str) -> None:
+    # Plain http and the compose network's private ranges are for the emulator's videos only.
+    dotenv = {**OWN_SECRETS, **STRICT_DOWNLOADS, "RUNWARE_BASE_URL": REAL, "RUNWARE_API_KEY": "k"}
+    del dotenv[left]
+    result = _check(dotenv)
+    assert result.returncode == 1 and left in result.stderr
 
 
 def test_the_check_knows_the_compose_files_defaults() -> None:
