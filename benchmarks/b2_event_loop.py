@@ -40,10 +40,13 @@ import argparse
 import asyncio
 import gc
 import json
+import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from benchmarks._common import (
@@ -274,6 +277,40 @@ def _buckets(
     return buckets
 
 
+class StallSampler(threading.Thread):
+    """Samples the event-loop thread's stack every ``period`` s while the loop has not ticked for more than
+    ``threshold`` s: what the loop was doing during its stalls (file:function, innermost last)."""
+
+    def __init__(self, threshold: float = 0.1, period: float = 0.005) -> None:
+        super().__init__(daemon=True)
+        self.threshold, self.period = threshold, period
+        self.loop_thread = threading.get_ident()
+        self.last_beat = time.perf_counter()
+        self.stacks: Counter[str] = Counter()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(self.period):
+            if time.perf_counter() - self.last_beat <= self.threshold:
+                continue
+            frame = sys._current_frames().get(self.loop_thread)
+            names, ours = [], ""
+            while frame is not None:
+                code = frame.f_code
+                names.append(f"{Path(code.co_filename).stem}:{code.co_name}")
+                if not ours and "airflow_provider_wan" in code.co_filename:
+                    ours = names[-1]
+                frame = frame.f_back
+            # The innermost provider frame names the cause; without one, the innermost frame.
+            self.stacks[ours or names[0] if names else "-"] += 1
+
+    def top(self, count: int = 6) -> list[dict[str, Any]]:
+        return [
+            {"frame": frame, "sampled_ms": round(n * self.period * 1000)}
+            for frame, n in self.stacks.most_common(count)
+        ]
+
+
 async def _measure(params: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_wan.client import AsyncRunwareClient
     from airflow_provider_wan.hooks.runware import RunwareHook
@@ -318,20 +355,40 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
     rss_samples: list[float] = []
     stop = asyncio.Event()
 
+    stalls: list[tuple[float, float]] = []  # (wall s, CPU s of the loop thread) of each stall > 100 ms
+
     async def ticker() -> None:
         beats = 0
         while not stop.is_set():
             began = time.perf_counter()
+            cpu_then = time.thread_time()
             await asyncio.sleep(LAG_PERIOD)
-            lags.append(time.perf_counter() - began - LAG_PERIOD)
+            sampler.last_beat = now = time.perf_counter()
+            lags.append(now - began - LAG_PERIOD)
+            cpu_now = time.thread_time()
+            if lags[-1] > 0.1:  # CPU this thread burnt during the stall: ours, or a busy machine's
+                stalls.append((lags[-1], cpu_now - cpu_then))
             beats += 1
             if beats % 25 == 0:
                 rss_samples.append(rss_mb())
+                emulator_rss.append(rss_mb(params["emulator_pid"]))
 
     async def drive(trigger: RunwareVideoTrigger) -> None:
         async for event in trigger.run():
             events[trigger.task_uuid] = (time.time(), time.monotonic(), str(event.payload.get("status")))
 
+    sampler = StallSampler()
+    gc_pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+    gc_began = [0.0]
+
+    def gc_timer(phase: str, info: dict[str, int]) -> None:  # how long each collection stops the loop
+        if phase == "start":
+            gc_began[0] = time.perf_counter()
+        else:
+            gc_pauses[info["generation"]].append(time.perf_counter() - gc_began[0])
+
+    gc.callbacks.append(gc_timer)
+    emulator_rss = [rss_mb(params["emulator_pid"])]
     base_rss = rss_mb()
     hwm_reset = reset_hwm()
     emu_cpu0 = cpu_seconds(params["emulator_pid"])
@@ -339,6 +396,7 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
     t0 = time.monotonic()
     wall0 = time.perf_counter()
     lag_task = asyncio.create_task(ticker())
+    sampler.start()
     waits = [asyncio.create_task(drive(t)) for t in triggers]
     # A trigger still waiting well past its own deadline is stuck: stop it and count it as "hung".
     _, stuck = await asyncio.wait(waits, timeout=float(params["deadline_seconds"]) + 60)
@@ -349,6 +407,8 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
     emu_cpu = cpu_seconds(params["emulator_pid"]) - emu_cpu0
     stop.set()
     await lag_task
+    sampler.done.set()
+    gc.callbacks.remove(gc_timer)
     end_rss = rss_mb()
     peak = max([end_rss, *rss_samples, hwm_mb() if hwm_reset else 0.0])
     del triggers, waits
@@ -360,6 +420,7 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
     ledger = httpx.get(f"{root}/_emulator/ledger", timeout=120, trust_env=False).json()
     completed = {t["taskUUID"]: t["completed_at"] for t in ledger["tasks"]}
     latency = [events[u][0] - completed[u] for u in uuids if u in events and completed.get(u) is not None]
+    waited = sum(events[u][0] - submitted_at for u in uuids if u in events)  # job-seconds in flight
     t_end = max((e[1] for e in events.values()), default=t0)
     times = [t for t, _ in sent]
     counts = [c for _, c in sent]
@@ -391,6 +452,12 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
         "hwm_reset": hwm_reset,
         "loop_lag_ms": summary([1000 * x for x in lags], 2),
         "loop_stalled_seconds": round(sum(x for x in lags if x > 0.1), 2),
+        "loop_stalls_over_100ms": len(stalls),
+        "loop_stalls_cpu_s": round(sum(c for _, c in stalls), 2),
+        "stall_stacks": sampler.top(),
+        "gc_pauses_ms": {f"gen{g}": summary([1000 * x for x in v], 1) for g, v in gc_pauses.items()},
+        "emulator_rss_mb": {"start": round(emulator_rss[0], 1), "peak": round(max(emulator_rss), 1)},
+        "task_polls_per_job_per_2s": round(sum(counts) / (waited / 2), 3) if waited else None,
         "detection_latency_s": summary(latency, 2),
         "events": dict(Counter(e[2] for e in events.values())) | ({"hung": len(stuck)} if stuck else {}),
     }
