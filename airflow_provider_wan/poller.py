@@ -13,11 +13,13 @@ import math
 import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig
 from airflow_provider_wan.errors import RunwareError, RunwareTimeoutError
 from airflow_provider_wan.results import TaskEvent, TaskState, task_event
+
+if TYPE_CHECKING:  # the client (httpx calls, retries) is the triggerer's, not the DAG parser's
+    from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig
 
 log = logging.getLogger(__name__)
 
@@ -329,15 +331,18 @@ def _freeze_startup_heap() -> None:
 async def shared_poller(
     config: ClientConfig,
     *,
-    client_factory: Callable[[ClientConfig], AsyncRunwareClient] = AsyncRunwareClient,
+    client_factory: Callable[[ClientConfig], AsyncRunwareClient] | None = None,
     **poller_kwargs: Any,
 ) -> AsyncIterator[CoalescingPoller]:
     """The process-wide poller for this event loop and (base URL, key); closed when its last user leaves."""
     key = (id(asyncio.get_running_loop()), config.credential_fingerprint)
     entry = _REGISTRY.get(key)
     if entry is None or entry.poller.client.is_closed:
+        from airflow_provider_wan.client import AsyncRunwareClient
+
         _freeze_startup_heap()
-        entry = _REGISTRY[key] = _Entry(CoalescingPoller(client_factory(config), **poller_kwargs))
+        client = (client_factory or AsyncRunwareClient)(config)
+        entry = _REGISTRY[key] = _Entry(CoalescingPoller(client, **poller_kwargs))
     entry.users += 1
     try:
         yield entry.poller
