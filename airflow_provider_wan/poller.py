@@ -12,8 +12,7 @@ import logging
 import math
 import zlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_wan.errors import RunwareError, RunwareTimeoutError
 from airflow_provider_wan.results import TaskEvent, TaskState, task_event
@@ -45,8 +44,9 @@ def schedule_phase(task_uuid: str) -> float:
     return zlib.crc32(task_uuid.encode()) / 2**32
 
 
-@dataclass(frozen=True)
-class PollCadence:
+# The records below are NamedTuples, not dataclasses: this module is imported while DAG files are parsed,
+# and a NamedTuple class is built ~8x faster than a frozen dataclass (B5 in docs/benchmarks.md).
+class PollCadence(NamedTuple):
     """Poll ``initial_delay`` s after the submit, then every ``interval`` s on a schedule counted from the
     submit (shifted per task by :func:`schedule_phase`), whatever the generation takes: no guess of its
     length. After ``plateau_seconds`` the interval grows by 1 s per 4 s overdue up to ``max_interval``;
@@ -106,8 +106,7 @@ class PollCadence:
 DEFAULT_CADENCE = PollCadence()
 
 
-@dataclass(frozen=True)
-class Poll:
+class Poll(NamedTuple):
     """Poll again in ``delay`` seconds; ``note`` is worth a log line (``warn``: a warning)."""
 
     delay: float
@@ -119,21 +118,18 @@ class Poll:
             (logger.warning if self.warn else logger.info)("%s", self.note)
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(NamedTuple):
     event: TaskEvent  # the terminal event (success, error or timeout)
 
 
-@dataclass(frozen=True)
-class Failed:
+class Failed(NamedTuple):
     error: RunwareError  # polling itself failed for good: a permanent error, or the failure budget spent
 
 
 Step = Poll | Done | Failed
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(NamedTuple):
     """The pure completion step for one task: :meth:`start` and :meth:`after` (given what a poll returned:
     the state, ``None`` when unknown, or the error raised) say what comes next, with the updated wait.
     Nothing here sleeps or talks to Runware."""
@@ -159,7 +155,7 @@ class Wait:
             failures = self.failures + 1
             if polled.retryable and failures < self.max_failures:
                 note = f"Poll {self.polls} of task {uuid} failed ({polled}); {failures} failure(s) in a row"
-                return replace(self, failures=failures)._next(now, note, warn=True)
+                return self._replace(failures=failures)._next(now, note, warn=True)
             # A batch-level error reaches every trigger of the batch: each gets its own copy.
             own = copy.copy(polled)
             own.task_uuid = polled.task_uuid or uuid
@@ -177,7 +173,7 @@ class Wait:
                     expected_results=expected,
                 )
                 return self, Done(event)
-        wait = replace(self, failures=0, progress=polled.progress if polled is not None else None)
+        wait = self._replace(failures=0, progress=polled.progress if polled is not None else None)
         # The first note comes PROGRESS_LOG_SECONDS after the submit: thousands of triggers noting every
         # first poll filled the log and kept the event loop busy (B2).
         if now - max(self.noted_at, self.submitted_at) < PROGRESS_LOG_SECONDS:
@@ -185,7 +181,7 @@ class Wait:
         progress = f"{wait.progress:.0f}%" if wait.progress is not None else "n/a"
         ready = len(polled.results) if polled is not None else 0
         note = f"Task {uuid} running: {ready}/{expected} ready, progress {progress}, elapsed {elapsed:.0f}s"
-        return replace(wait, noted_at=now)._next(now, note)
+        return wait._replace(noted_at=now)._next(now, note)
 
     def timeout(self, now: float) -> Done:
         error = RunwareTimeoutError(
@@ -211,7 +207,7 @@ class Wait:
             failures=self.failures,
             started=started,
         )
-        return replace(self, polls=self.polls + 1), Poll(max(0.0, min(at, self.end_time) - now), note, warn)
+        return self._replace(polls=self.polls + 1), Poll(max(0.0, min(at, self.end_time) - now), note, warn)
 
 
 class CoalescingPoller:
@@ -306,10 +302,11 @@ def _resolve(futures: list[asyncio.Future[TaskState]], outcome: TaskState | Base
             future.set_result(outcome)
 
 
-@dataclass
 class _Entry:
-    poller: CoalescingPoller
-    users: int = 0
+    __slots__ = ("poller", "users")
+
+    def __init__(self, poller: CoalescingPoller) -> None:
+        self.poller, self.users = poller, 0
 
 
 _REGISTRY: dict[tuple[int, str], _Entry] = {}
