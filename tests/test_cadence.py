@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -135,3 +136,34 @@ async def test_trigger_logs_the_time_from_the_submit(
     line = next(line for line in out.splitlines() if f"Task {task} finished: success, " in line)
     seconds = float(line.split("finished: success, ")[1].split("s after the submit")[0])
     assert 42 <= seconds < 60
+
+
+async def test_triggers_starting_together_share_one_connection_lookup(
+    runware_conn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow_provider_wan.errors import RunwareError
+    from airflow_provider_wan.hooks.runware import RunwareHook
+    from airflow_provider_wan.triggers import video
+
+    calls: list[str] = []
+    original = RunwareHook.aconfig
+
+    async def counted(self: RunwareHook) -> Any:
+        calls.append(self.runware_conn_id)
+        return await original(self)
+
+    monkeypatch.setattr(RunwareHook, "aconfig", counted)
+    video._lookups.clear()
+    configs = await asyncio.gather(*(video._connection_config("runware_default") for _ in range(50)))
+    assert calls == ["runware_default"] and all(c is configs[0] for c in configs)
+
+    async def failing(self: RunwareHook) -> Any:
+        calls.append("failed")
+        raise RunwareError("bad connection", code="invalidConnection")
+
+    monkeypatch.setattr(RunwareHook, "aconfig", failing)
+    video._lookups.clear()
+    for _ in range(2):  # a failed lookup is not reused: the next trigger asks again
+        with pytest.raises(RunwareError):
+            await video._connection_config("runware_default")
+    assert calls.count("failed") == 2
