@@ -21,7 +21,7 @@ import httpx
 from pydantic import SecretStr
 
 from airflow_provider_wan.connection import DEFAULT_BASE_URL
-from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareTransportError
+from airflow_provider_wan.errors import NON_FINITE, InvalidRequestError, RunwareError, RunwareTransportError
 from airflow_provider_wan.media.downloads import DownloadPolicy
 from airflow_provider_wan.results import Envelope, TaskState, group_by_task
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds, retryable_status
@@ -105,10 +105,6 @@ class SubmitResult:
 class MediaUpload:
     media_uuid: str
     media_url: str | None = None
-
-
-#: The code of an answer refused for a NaN, Infinity or out-of-range number in it (one item's doing).
-NON_FINITE = "nonFiniteNumber"
 
 
 class _NonFinite(ValueError):

@@ -250,3 +250,7 @@ class InvalidRequestError(RunwareError, ValueError):
         if self.allowed_values:
             text += f" (allowed: {', '.join(str(v) for v in self.allowed_values)})"
         return text
+
+
+#: The code of an answer refused for a NaN, Infinity or out-of-range number in it (one item's doing).
+NON_FINITE = "nonFiniteNumber"

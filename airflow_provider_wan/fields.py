@@ -232,7 +232,10 @@ def _wire_path(loc: Sequence[int | str], model: type[WanModel], *, translate: bo
 class WanModel(BaseModel, metaclass=_Meta):
     """Frozen, extra="forbid", snake_case names from Python, wire aliases only via ``from_wire``."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=False)
+    # defer_build: the validators are built on first use, in the task, not while the DAG file is parsed.
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=False, defer_build=True
+    )
     wire_prefix: ClassVar[str] = ""  # where the model sits on the wire, for the errors of its own fields
 
     @classmethod

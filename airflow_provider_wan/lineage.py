@@ -22,7 +22,7 @@ import ast
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
@@ -36,8 +36,7 @@ _REQUEST_MEDIA_KEYS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class DatasetRef:
+class DatasetRef(NamedTuple):  # not a dataclass: built ~8x faster, at DAG parse time
     """An OpenLineage dataset identity (naming spec: ``s3://bucket`` + key, ``https://host`` + path)."""
 
     namespace: str

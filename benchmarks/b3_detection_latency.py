@@ -1,30 +1,31 @@
-"""B3: how soon a finished video is noticed, and how many polls that costs — our cadence vs the SDK's.
+"""B3: how soon a finished video is noticed, whatever the generation takes and whatever ``duration`` asked.
 
-    python -m benchmarks.b3_detection_latency             # short (10 s) and medium (60 s) generations
-    python -m benchmarks.b3_detection_latency --full      # + long (180 s)
-    python -m benchmarks.b3_detection_latency --proposed -,2.5   # another cadence, side by side
+    python -m benchmarks.b3_detection_latency            # 10 s, 60 s and 300 s generations, 6 jobs each
+    python -m benchmarks.b3_detection_latency --full     # the same classes, 20 jobs each
+    python -m benchmarks.b3_detection_latency --classes 10s=10,60s=60 --jobs 4   # a shorter run
 
-One client process (the emulator is a separate ``runware-emulator`` process) submits, for every generation
-class, ``jobs`` tasks per cadence variant — a 5 s 720p Wan2.7 video whose generation takes the class's time
-+-10% (emulator ``processing_seconds``, set before each class is submitted) — then runs every
-``RunwareVideoTrigger`` concurrently in one asyncio loop. Variants, side by side in the same loop:
+One client process (the emulator is a separate ``runware-emulator`` process) submits, for every
+generation class, ``jobs`` Wan2.7 tasks per cadence variant, then runs every ``RunwareVideoTrigger``
+concurrently in one asyncio loop. The emulator's generation time is the class's time +-10%
+(``processing_seconds`` set before each class is submitted, ``seconds_per_output_second=0``), drawn
+independently of the request: the requested ``duration`` cycles through 2, 5, 10 and 15 s in every class,
+so a 2 s video may take 300 s and a 15 s one 10 s. The 300 s class is real in both modes (quick mode runs
+fewer jobs; its wall time is the longest generation, ~5.5 min, whatever the job count). Variants, side by
+side in the same loop:
 
-* ``default`` — the cadence ``WanVideoOperator`` derives for the request (``PollCadence.for_video``: initial
-  delay, steady interval until the plateau end, capped backoff; the operator's defaults), coalesced like
-  in production;
-* ``sdk`` — the baseline: the official SDKs' cadence (1 s, then 1.5 s growing x1.5 up to 10 s), one
-  request per poll (``coalesce=False``, as the SDK does);
-* ``proposed`` (optional, ``--proposed initial,interval,max,plateau``; ``-`` keeps the default's value) —
-  a candidate tuning measured side by side;
-* ``intended`` (only when needed) — a consistency check runs first: if ``RunwareVideoTrigger`` built from
-  the operator's cadence values does not poll with that same :class:`PollCadence` (``trigger.cadence``),
-  the result says so and this variant runs the operator's exact cadence inside the trigger (a subclass
-  overriding ``cadence``), to measure what the operator intends side by side with what ships.
+* ``default`` — the cadence ``WanVideoOperator`` derives for each job's request (``_cadence``), coalesced
+  as in production;
+* ``naive`` — the baseline: a plain 2 s poll per task from the submit, one request per poll
+  (``coalesce=False``), as most providers' triggers do;
+* ``guess`` — the previous release's cadence for comparison: first poll at 60 % of ``20 + 6 x duration``
+  s, then every 3 s until twice that, then backing off to 10 s (rebuilt from ``PollCadence``'s fields);
+* ``late`` (10 s class only) — the default cadence in triggers started ``late_start`` s after the submit
+  (a triggerer restart): measured is how soon after its start each trigger yields (``after_start_s``).
 
-Per job: **detection latency** = time the trigger yielded its event - the emulator's ``completed_at`` for the
-task (same clock, same machine) and **polls** = getResponse look-ups of that task (each is one HTTP request
-without coalescing; with coalescing many jobs share a request). Goal for a 60 s job: p50 latency <= 2 s with
-<= 12 polls.
+Per job: **detection latency** = time the trigger yielded its event - the emulator's ``completed_at``
+(same clock, same machine); **polls** = ``getResponse`` look-ups of that task (with coalescing many jobs
+share a request); **polls per 2 s** = polls / (seconds from submit to detection / 2). Goals for every
+class, default cadence: p50 <= 2 s, p95 <= 4 s, <= 1 poll per job per 2 s on average.
 """
 
 from __future__ import annotations
@@ -54,22 +55,19 @@ from benchmarks._common import (
 )
 
 MODULE = "benchmarks.b3_detection_latency"
-QUICK_CLASSES = {"short": 10.0, "medium": 60.0}
-FULL_CLASSES = {"short": 10.0, "medium": 60.0, "long": 180.0}
-SDK_CADENCE = {
-    "poll_initial_delay": 1.0,
-    "poll_interval": 1.5,
+CLASSES = {"10s": 10.0, "60s": 60.0, "300s": 300.0}
+REQUESTED_DURATIONS = (2, 5, 10, 15)
+NAIVE_CADENCE = {
+    "poll_initial_delay": 2.0,
+    "poll_interval": 2.0,
     "poll_max_interval": 10.0,
     "poll_plateau_seconds": None,
 }
-VIDEO_DURATION = 5
-GOAL_CLASS = "medium"
-
-
 CADENCE_KEYS = ("poll_initial_delay", "poll_interval", "poll_max_interval", "poll_plateau_seconds")
+GOALS = {"p50": 2.0, "p95": 4.0, "polls_per_2s": 1.0}
 
 
-def operator_cadence(duration: int = VIDEO_DURATION) -> dict[str, float | None]:
+def operator_cadence(duration: int) -> dict[str, float | None]:
     """The cadence ``WanVideoOperator`` derives (with its defaults) for a ``duration``-second video."""
     from airflow_provider_wan.operators.video import WanVideoOperator
 
@@ -79,50 +77,59 @@ def operator_cadence(duration: int = VIDEO_DURATION) -> dict[str, float | None]:
         "poll_initial_delay": cadence.initial_delay,
         "poll_interval": cadence.interval,
         "poll_max_interval": cadence.max_interval,
-        "poll_plateau_seconds": getattr(cadence, "plateau_seconds", None),
+        "poll_plateau_seconds": cadence.plateau_seconds,
+    }
+
+
+def guessed_cadence(duration: int) -> dict[str, float | None]:
+    """The previous release's cadence: it guessed the generation time from ``duration``."""
+    expected = 20.0 + 6.0 * duration
+    return {
+        "poll_initial_delay": min(60.0, 0.6 * expected),
+        "poll_interval": 3.0,
+        "poll_max_interval": 10.0,
+        "poll_plateau_seconds": 2.0 * expected,
     }
 
 
 def run(
     classes: dict[str, float] | None = None,
-    jobs: int = 12,
+    jobs: int = 6,
     jitter: float = 0.1,
-    proposed: Sequence[float | None] | None = None,
+    late_start: float = 30.0,
     default_cadence: Sequence[float | None] | None = None,
     deadline_slack: float = 300.0,
     verbose: bool = True,
 ) -> dict[str, Any]:
     """All classes x variants concurrently in one child process; returns per-(class, variant) figures.
 
-    ``proposed``: (initial, interval, max, plateau) of a candidate cadence, None entries = the default's.
-    ``default_cadence``: the same, replacing the operator's derived cadence (tests only).
+    ``default_cadence``: (initial, interval, max, plateau) replacing the operator's (tests only).
     """
-    classes = dict(classes or QUICK_CLASSES)
-    default = operator_cadence()
+    classes = dict(classes or CLASSES)
+    default = {d: operator_cadence(d) for d in REQUESTED_DURATIONS}
     if default_cadence is not None:
-        default = _override(default, default_cadence)
+        default = {d: _override(c, default_cadence) for d, c in default.items()}
     variants: dict[str, dict[str, Any]] = {
-        "default": {**default, "coalesce": True},
-        "sdk": {**SDK_CADENCE, "coalesce": False},
+        "default": {"coalesce": True, "by_duration": default},
+        "naive": {"coalesce": False, "by_duration": {d: NAIVE_CADENCE for d in REQUESTED_DURATIONS}},
+        "guess": {"coalesce": True, "by_duration": {d: guessed_cadence(d) for d in REQUESTED_DURATIONS}},
+        "late": {"coalesce": True, "by_duration": default, "late_start": late_start},
     }
-    if proposed is not None:
-        variants["proposed"] = {**_override(default, proposed), "coalesce": True}
-    consistency = trigger_consistency(default)
-    if not consistency["matches"]:
-        variants["intended"] = {**default, "coalesce": True, "exact_cadence": True}
+    if default_cadence is not None:  # the tests' tiny classes: the guess would wait far longer
+        del variants["guess"]
     longest = max(classes.values())
     deadline = longest * (1 + jitter) + deadline_slack
     with EmulatorProcess(processing_seconds=1, seconds_per_output_second=0, jitter=jitter) as emu:
         params = {
             "classes": classes,
-            "variants": variants,
+            "variants": {k: _jsonable(v) for k, v in variants.items()},
             "jobs": jobs,
             "base_url": emu.base_url,
             "api_key": emu.api_key,
             "deadline_seconds": deadline,
         }
         env = _child_env({CONN_ENV: emu.conn_json()})
-        measured = run_child(MODULE, params, env, timeout=deadline + 300)
+        measured = run_child(MODULE, params, env, timeout=deadline + late_start + 300)
     rows = measured["rows"]
     result: dict[str, Any] = {
         "benchmark": "b3_detection_latency",
@@ -130,52 +137,50 @@ def run(
             "classes": classes,
             "jobs_per_variant": jobs,
             "jitter": jitter,
-            "video_duration": VIDEO_DURATION,
+            "requested_durations": list(REQUESTED_DURATIONS),
+            "late_start_seconds": late_start,
         },
-        "variants": variants,
-        "trigger_cadence_consistency": consistency,
+        "variants": {k: _describe(v) for k, v in variants.items()},
+        "trigger_cadence_consistency": trigger_consistency(default[REQUESTED_DURATIONS[0]]),
         "rows": rows,
         "ratios": _ratios(rows),
         "wall_seconds": measured["wall_seconds"],
     }
-    result["goals"] = _goals(rows)
-    result["tuning"] = _tuning_note(rows, variants)
+    result["goals"] = _goals(rows, result["trigger_cadence_consistency"])
     if verbose:
         print(report(result))
     return result
 
 
+def _jsonable(variant: dict[str, Any]) -> dict[str, Any]:
+    return {**variant, "by_duration": {str(d): c for d, c in variant["by_duration"].items()}}
+
+
+def _describe(variant: dict[str, Any]) -> dict[str, Any]:
+    """A variant as recorded: its cadence per requested duration (one entry when they are all equal)."""
+    cadences = {json.dumps(c, sort_keys=True) for c in variant["by_duration"].values()}
+    out = {k: v for k, v in variant.items() if k != "by_duration"}
+    out["cadence"] = (
+        next(iter(variant["by_duration"].values())) if len(cadences) == 1 else variant["by_duration"]
+    )
+    return out
+
+
 def trigger_consistency(cadence: dict[str, float | None]) -> dict[str, Any]:
-    """Does ``RunwareVideoTrigger`` poll with the cadence the operator hands it (``trigger.cadence``)?"""
-    from airflow_provider_wan.poller import PollCadence
+    """Does a trigger rebuilt from its serialized kwargs poll with the cadence the operator derived?"""
+    from airflow_provider_wan.poller import PollCadence, Wait
     from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 
-    kwargs = {k: v for k, v in cadence.items() if v is not None}
-    try:
-        trigger = RunwareVideoTrigger(task_uuid="b3-probe", end_time=time.time() + 60, **kwargs)
-    except TypeError as exc:  # the trigger does not take one of the operator's cadence arguments
-        return {"matches": False, "detail": f"trigger rejects the operator's cadence: {exc}"}
-    intended = _poll_cadence(cadence)
-    actual = trigger.cadence
-    diff = {
-        name: {"operator": getattr(intended, name), "trigger": getattr(actual, name, None)}
-        for name in PollCadence.__dataclass_fields__
-        if getattr(intended, name) != getattr(actual, name, None)
-    }
-    return {"matches": not diff, "detail": diff}
-
-
-def _poll_cadence(cadence: dict[str, Any]) -> Any:
-    from airflow_provider_wan.poller import PollCadence
-
-    fields = {
-        "initial_delay": cadence["poll_initial_delay"],
-        "interval": cadence["poll_interval"],
-        "max_interval": cadence["poll_max_interval"],
-    }
-    if cadence.get("poll_plateau_seconds") is not None:
-        fields["plateau_seconds"] = cadence["poll_plateau_seconds"]
-    return PollCadence(**fields)
+    intended = PollCadence(
+        initial_delay=float(cadence["poll_initial_delay"] or 0),
+        interval=float(cadence["poll_interval"] or 0),
+        max_interval=float(cadence["poll_max_interval"] or 0),
+        plateau_seconds=cadence["poll_plateau_seconds"],
+    )
+    wait = Wait("b3-probe", 1, time.time(), time.time() + 60, intended)
+    trigger = RunwareVideoTrigger.for_wait(wait, runware_conn_id="runware_default")
+    rebuilt = RunwareVideoTrigger(**trigger.serialize()[1])
+    return {"matches": rebuilt.cadence == intended, "detail": repr(rebuilt.cadence)}
 
 
 def _override(base: dict[str, float | None], values: Sequence[float | None]) -> dict[str, float | None]:
@@ -191,92 +196,73 @@ def _row(rows: list[dict[str, Any]], cls: str, variant: str) -> dict[str, Any] |
 
 
 def _ratios(rows: list[dict[str, Any]]) -> dict[str, dict[str, float | None]]:
-    """Per class: sdk latency / ours (x faster) and our polls / sdk's (fraction of the SDK's polls)."""
+    """Per class: the baseline's (naive) and the guess's latency / ours, and our polls / naive's."""
     out: dict[str, dict[str, float | None]] = {}
     for cls in dict.fromkeys(r["class"] for r in rows):
-        sdk = _row(rows, cls, "sdk")
-        if sdk is None:
+        ours, naive, guess = (_row(rows, cls, v) for v in ("default", "naive", "guess"))
+        if ours is None or naive is None:
             continue
-        for variant in ("default", "intended", "proposed"):
-            ours = _row(rows, cls, variant)
-            if ours is None:
-                continue
-            out[f"{cls}/{variant}"] = {
-                "sdk_latency_p50_over_ours": ratio(sdk["latency_s"]["p50"], ours["latency_s"]["p50"]),
-                "our_polls_p50_over_sdk": ratio(ours["polls"]["p50"], sdk["polls"]["p50"]),
-            }
+        out[cls] = {
+            "naive_latency_p50_over_ours": ratio(naive["latency_s"]["p50"], ours["latency_s"]["p50"]),
+            "guess_latency_p50_over_ours": (
+                ratio(guess["latency_s"]["p50"], ours["latency_s"]["p50"]) if guess else None
+            ),
+            "our_polls_over_naive": ratio(ours["polls"]["mean"], naive["polls"]["mean"]),
+        }
     return out
 
 
-def _goals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _goals(rows: list[dict[str, Any]], consistency: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for variant in ("default", "intended", "proposed"):
-        r = _row(rows, GOAL_CLASS, variant)
-        if r is None:
+    for r in rows:
+        if r["variant"] != "default":
             continue
-        job = f"{r['generation_seconds']:g} s job, {variant} cadence"
-        out.append(goal(f"{job}: latency p50", r["latency_s"]["p50"], 2.0, unit="s"))
-        out.append(goal(f"{job}: polls per job p50", r["polls"]["p50"], 12, unit="polls"))
+        job = f"{r['generation_seconds']:g} s generations, default cadence"
+        out.append(goal(f"{job}: latency p50", r["latency_s"]["p50"], GOALS["p50"], unit="s"))
+        out.append(goal(f"{job}: latency p95", r["latency_s"]["p95"], GOALS["p95"], unit="s"))
+        out.append(goal(f"{job}: polls per job per 2 s", r["polls_per_2s"], GOALS["polls_per_2s"]))
+        lost = r["jobs"] - r["events"].get("success", 0)
+        out.append(goal(f"{job}: jobs not detected", float(lost), 0, unit="jobs"))
+    out.append(
+        goal("serialized trigger polls as the operator derived", 0.0 if consistency["matches"] else 1, 0)
+    )
     return out
-
-
-def _tuning_note(rows: list[dict[str, Any]], variants: dict[str, dict[str, Any]]) -> str:
-    default = _row(rows, GOAL_CLASS, "default")
-    if default is None:
-        return ""
-    lat, polls = default["latency_s"]["p50"], default["polls"]["p50"]
-    parts = []
-    job = f"{default['generation_seconds']:g} s"
-    if lat > 2.0 or polls > 12:
-        parts.append(
-            f"default cadence misses the {job} goal: p50 {lat:.2f} s ({lat - 2.0:+.2f} s vs 2 s), "
-            f"{polls:.0f} polls ({polls - 12:+.0f} vs 12)"
-        )
-    else:
-        parts.append(f"default cadence meets the {job} goal: p50 {lat:.2f} s, {polls:.0f} polls")
-    for name in ("intended", "proposed"):
-        candidate = _row(rows, GOAL_CLASS, name)
-        if candidate is not None:
-            parts.append(
-                f"{name} {_cadence_text(variants[name])}: p50 {candidate['latency_s']['p50']:.2f} s, "
-                f"{candidate['polls']['p50']:.0f} polls"
-            )
-    return "; ".join(parts)
 
 
 def _cadence_text(v: dict[str, Any]) -> str:
-    """initial/interval/max, with ``until <plateau end>`` when the interval stays steady that long."""
-    text = f"{v['poll_initial_delay']:g}/{v['poll_interval']:g}"
-    if v.get("poll_plateau_seconds") is not None:
-        text += f" until {v['poll_plateau_seconds']:g}"
-    text += f"/{v['poll_max_interval']:g}"
-    if v.get("exact_cadence"):
-        text += " (exact)"
-    return text + ("" if v["coalesce"] else " (1 req/poll, x1.5)")
+    c = v["cadence"]
+    if "poll_interval" not in c:
+        return "per duration"
+    text = f"{c['poll_initial_delay']:g}/{c['poll_interval']:g}"
+    if c.get("poll_plateau_seconds") is not None:
+        text += f" until {c['poll_plateau_seconds']:g}"
+    return text + f"/{c['poll_max_interval']:g}" + ("" if v["coalesce"] else " (1 req/poll)")
 
 
 def report(result: dict[str, Any]) -> str:
     rows = []
     for r in result["rows"]:
-        v = result["variants"][r["variant"]]
         rows.append(
             [
                 r["class"],
                 f"{r['generation_seconds']:g}",
                 r["variant"],
-                _cadence_text(v),
+                _cadence_text(result["variants"][r["variant"]]),
                 r["jobs"],
                 r["latency_s"]["p50"],
                 r["latency_s"]["p95"],
                 r["latency_s"]["max"],
-                r["polls"]["p50"],
-                r["polls"]["max"],
+                r["after_start_s"]["p50"] if r["variant"] == "late" else None,
+                r["polls"]["mean"],
+                r["polls_per_2s"],
                 f"{r['events'].get('success', 0)}/{r['jobs']}",
             ]
         )
+    p = result["params"]
     text = table(
-        f"B3 detection latency (event time - emulator completed_at); {result['params']['video_duration']} s "
-        f"video, generation time +-{result['params']['jitter'] * 100:.0f}%",
+        f"B3 detection latency (event time - emulator completed_at); generation time +-"
+        f"{p['jitter'] * 100:.0f}%, requested duration {'/'.join(map(str, p['requested_durations']))} s "
+        f"in every class",
         [
             "class",
             "gen s",
@@ -286,31 +272,33 @@ def report(result: dict[str, Any]) -> str:
             "lat p50 s",
             "lat p95 s",
             "lat max s",
-            "polls p50",
-            "polls max",
+            "after start s",
+            "polls/job",
+            "polls/2 s",
             "ok",
         ],
         rows,
     )
     ratio_rows = [
-        [k, v["sdk_latency_p50_over_ours"], v["our_polls_p50_over_sdk"]] for k, v in result["ratios"].items()
+        [k, v["naive_latency_p50_over_ours"], v["guess_latency_p50_over_ours"], v["our_polls_over_naive"]]
+        for k, v in result["ratios"].items()
     ]
     text += "\n\n" + table(
-        "B3 vs the SDK cadence (same run)",
-        ["class/variant", "SDK p50 / ours", "our polls / SDK's"],
+        "B3 against the baselines (same run)",
+        ["class", "naive p50 / ours", "guess p50 / ours", "our polls / naive's"],
         ratio_rows,
     )
-    if result.get("goals"):
-        text += "\n\n" + goals_table(result["goals"])
-    if result.get("tuning"):
-        text += "\n" + result["tuning"]
-    consistency = result.get("trigger_cadence_consistency") or {}
-    if consistency and not consistency.get("matches"):
-        text += (
-            "\nWARNING: RunwareVideoTrigger does not poll with the operator's cadence "
-            f"({consistency.get('detail')}); 'default' is what ships, 'intended' what the operator asks for."
-        )
-    return text
+    by_duration = [
+        [r["class"], *(r["latency_p50_by_duration"].get(str(d)) for d in p["requested_durations"])]
+        for r in result["rows"]
+        if r["variant"] == "default"
+    ]
+    text += "\n\n" + table(
+        "B3 default cadence: latency p50 (s) by requested duration",
+        ["class", *(f"duration {d}" for d in p["requested_durations"])],
+        by_duration,
+    )
+    return text + "\n\n" + goals_table(result["goals"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,17 +312,6 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
     from airflow_provider_wan.poller import CoalescingPoller
     from airflow_provider_wan.triggers.video import RunwareVideoTrigger
 
-    class ExactCadenceTrigger(RunwareVideoTrigger):
-        """Polls with exactly the given PollCadence (the ``intended`` variant)."""
-
-        def __init__(self, *, exact: Any, **kwargs: Any) -> None:
-            super().__init__(**kwargs)
-            self._exact = exact
-
-        @property
-        def cadence(self) -> Any:
-            return self._exact
-
     polls: Counter[str] = Counter()
     original = CoalescingPoller.get
 
@@ -346,45 +323,55 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
     await RunwareHook("runware_default").aconfig()  # warm the connection lookup
 
     root = params["base_url"].rsplit("/v1", 1)[0]
-    jobs = int(params["jobs"])
-    plan: list[tuple[str, str, str, float]] = []  # (uuid, class, variant, submitted_at)
+    jobs, variants = int(params["jobs"]), params["variants"]
+    durations = list(REQUESTED_DURATIONS)
+    plan: list[dict[str, Any]] = []
     with httpx.Client(base_url=root, timeout=60, trust_env=False) as control:
         for cls, seconds in params["classes"].items():
+            chosen = [v for v in variants if v != "late" or cls == next(iter(params["classes"]))]
             control.post("/_emulator/faults", json={"processing_seconds": seconds}).raise_for_status()
-            batch = [(str(uuid.uuid4()), variant) for variant in params["variants"] for _ in range(jobs)]
-            tasks = [video_task(u, prompt=f"b3 {cls} {v} {i}") for i, (u, v) in enumerate(batch)]
+            batch = [
+                {
+                    "uuid": str(uuid.uuid4()),
+                    "class": cls,
+                    "variant": v,
+                    "duration": durations[i % len(durations)],
+                }
+                for v in chosen
+                for i in range(jobs)
+            ]
+            tasks = [
+                video_task(j["uuid"], prompt=f"b3 {cls} {j['variant']} {i}", duration=j["duration"])
+                for i, j in enumerate(batch)
+            ]
             submitted_at = submit_jobs(params["base_url"], params["api_key"], tasks)
-            plan += [(u, cls, v, submitted_at) for u, v in batch]
+            plan += [{**j, "submitted_at": submitted_at} for j in batch]
 
     events: dict[str, tuple[float, str]] = {}
+    started: dict[str, float] = {}
 
-    async def drive(trigger: RunwareVideoTrigger) -> None:
+    async def drive(trigger: RunwareVideoTrigger, delay: float) -> None:
+        await asyncio.sleep(delay)
+        started[trigger.task_uuid] = time.time()
         async for event in trigger.run():
             events[trigger.task_uuid] = (time.time(), str(event.payload.get("status")))
 
-    triggers = []
-    for task_uuid, _cls, variant, submitted_at in plan:
-        v = params["variants"][variant]
-        kwargs: dict[str, Any] = {
-            "task_uuid": task_uuid,
-            "end_time": submitted_at + float(params["deadline_seconds"]),
-            "submitted_at": submitted_at,
-            "poll_initial_delay": v["poll_initial_delay"],
-            "poll_interval": v["poll_interval"],
-            "poll_max_interval": v["poll_max_interval"],
-            "coalesce": v["coalesce"],
-        }
-        if v.get("poll_plateau_seconds") is not None:
-            kwargs["poll_plateau_seconds"] = v["poll_plateau_seconds"]
-        if v.get("exact_cadence"):
-            trigger = ExactCadenceTrigger(exact=_poll_cadence(v), **kwargs)
-        else:
-            trigger = RunwareVideoTrigger(**kwargs)
-        triggers.append(trigger)
+    waits = []
+    for job in plan:
+        variant = variants[job["variant"]]
+        cadence = variant["by_duration"][str(job["duration"])]
+        trigger = RunwareVideoTrigger(
+            task_uuid=job["uuid"],
+            end_time=job["submitted_at"] + float(params["deadline_seconds"]),
+            submitted_at=job["submitted_at"],
+            coalesce=variant["coalesce"],
+            **cadence,
+        )
+        late = float(variant.get("late_start", 0.0))
+        waits.append(asyncio.create_task(drive(trigger, max(0.0, job["submitted_at"] + late - time.time()))))
     began = time.perf_counter()
-    waits = [asyncio.create_task(drive(t)) for t in triggers]
     # A trigger still waiting well past its own deadline is stuck: stop it and count it as "hung".
-    _, stuck = await asyncio.wait(waits, timeout=float(params["deadline_seconds"]) + 60)
+    _, stuck = await asyncio.wait(waits, timeout=float(params["deadline_seconds"]) + 90)
     for task in stuck:
         task.cancel()
     wall = time.perf_counter() - began
@@ -393,16 +380,23 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
     records = {t["taskUUID"]: t for t in ledger["tasks"]}
     rows = []
     for cls, seconds in params["classes"].items():
-        for variant in params["variants"]:
-            mine = [p for p in plan if p[1] == cls and p[2] == variant]
-            latencies, poll_counts, generations = [], [], []
-            for task_uuid, _, _, _ in mine:
-                record = records.get(task_uuid, {})
+        for variant in variants:
+            mine = [j for j in plan if j["class"] == cls and j["variant"] == variant]
+            if not mine:
+                continue
+            latencies, after_start, generations, waited = [], [], [], 0.0
+            by_duration: dict[str, list[float]] = {}
+            for job in mine:
+                record = records.get(job["uuid"], {})
                 done = record.get("completed_at")
-                if done is not None and task_uuid in events:
-                    latencies.append(events[task_uuid][0] - done)
+                if done is not None and job["uuid"] in events:
+                    seen = events[job["uuid"]][0]
+                    latencies.append(seen - done)
+                    by_duration.setdefault(str(job["duration"]), []).append(seen - done)
+                    after_start.append(seen - started[job["uuid"]])
                     generations.append(done - record["created_at"])
-                poll_counts.append(polls[task_uuid])
+                    waited += seen - job["submitted_at"]
+            count = sum(polls[j["uuid"]] for j in mine)
             rows.append(
                 {
                     "class": cls,
@@ -410,9 +404,14 @@ async def _measure(params: dict[str, Any]) -> dict[str, Any]:
                     "variant": variant,
                     "jobs": len(mine),
                     "latency_s": summary(latencies, 2),
-                    "polls": summary(poll_counts, 1),
+                    "after_start_s": summary(after_start, 2),
+                    "latency_p50_by_duration": {d: summary(v, 2)["p50"] for d, v in by_duration.items()},
+                    "polls": summary([polls[j["uuid"]] for j in mine], 1),
+                    "polls_per_2s": round(count / (waited / 2), 3) if waited else None,
                     "actual_generation_s": summary(generations, 1),
-                    "events": dict(Counter(events[u][1] if u in events else "hung" for u, *_ in mine)),
+                    "events": dict(
+                        Counter(events[j["uuid"]][1] if j["uuid"] in events else "hung" for j in mine)
+                    ),
                 }
             )
     return {"rows": rows, "wall_seconds": round(wall, 1)}
@@ -422,37 +421,22 @@ def _child(params: dict[str, Any]) -> None:
     emit(asyncio.run(_measure(params)))
 
 
-def _cadence_arg(text: str) -> list[float | None]:
-    parts = [p.strip() for p in text.split(",")]
-    if not 1 <= len(parts) <= 4:
-        raise argparse.ArgumentTypeError("expected initial,interval,max,plateau ('-' keeps the default)")
-    return [None if p in ("", "-") else float(p) for p in parts]
-
-
 def main(argv: Sequence[str] | None = None) -> dict[str, Any] | None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--full", action="store_true", help="add the 180 s class, 20 jobs per variant")
-    parser.add_argument("--jobs", type=int, help="jobs per class and variant (quick 12, full 20)")
-    parser.add_argument("--classes", help="name=seconds,... (default short=10,medium=60[,long=180])")
-    parser.add_argument(
-        "--proposed",
-        type=_cadence_arg,
-        help="candidate cadence initial,interval,max,plateau in seconds, '-' = the default's value",
-    )
+    parser.add_argument("--full", action="store_true", help="20 jobs per class and variant (quick: 6)")
+    parser.add_argument("--jobs", type=int, help="jobs per class and variant")
+    parser.add_argument("--classes", help="name=seconds,... (default 10s=10,60s=60,300s=300)")
+    parser.add_argument("--late-start", type=float, default=30.0, help="seconds after the submit")
     parser.add_argument("--json", help="also write the result to this file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(json.loads(args.child))
         return None
-    classes = FULL_CLASSES if args.full else QUICK_CLASSES
+    classes = CLASSES
     if args.classes:
         classes = {k: float(v) for k, v in (item.split("=") for item in args.classes.split(","))}
-    result = run(
-        classes=classes,
-        jobs=args.jobs or (20 if args.full else 12),
-        proposed=args.proposed,
-    )
+    result = run(classes=classes, jobs=args.jobs or (20 if args.full else 6), late_start=args.late_start)
     if args.json:
         with open(args.json, "w") as out:
             json.dump(result, out, indent=2)

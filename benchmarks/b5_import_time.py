@@ -4,7 +4,7 @@
     python -m benchmarks.b5_import_time --repeats 21
 
 Each measurement is a fresh ``python -c`` process (nothing of ours pre-imported) that times, with
-``perf_counter``:
+``perf_counter`` (wall) and ``process_time`` (CPU of the process):
 
 1. ``from airflow.sdk import DAG, BaseOperator, BaseSensorOperator`` (what every DAG file pays), then
 2. ``from airflow_provider_wan.operators.video import WanVideoOperator`` (``provider`` variant only).
@@ -19,7 +19,9 @@ Bytecode: all processes share a private ``PYTHONPYCACHEPREFIX`` warmed by one un
 variants read compiled bytecode, as a deployed scheduler/DAG processor does. (With
 ``PYTHONDONTWRITEBYTECODE=1`` and no ``.pyc`` files every import recompiles: not a fair picture.)
 
-Goal: <= 50 ms added.
+Goal: <= 15 ms added (issue 13; it was 50 ms before), judged on the import's CPU time: imports are CPU
+work, and on a shared machine the wall time also counts the time spent waiting for a core (both are
+reported; on an idle machine they agree within a millisecond or two).
 """
 
 from __future__ import annotations
@@ -48,21 +50,21 @@ FORBIDDEN = (
     "airflow.providers.amazon",
 )
 WATCHED = ("httpx", "pydantic")
-GOAL_MS = 50.0
+GOAL_MS = 15.0
 
 _CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
 from airflow.sdk import DAG, BaseOperator, BaseSensorOperator
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
 before = set(sys.modules)
 present_before = [m for m in {watch!r} if m in sys.modules]
 if {provider}:
     from airflow_provider_wan.operators.video import WanVideoOperator
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
 added = sorted(set(sys.modules) - before)
-print(json.dumps({{"sdk": t1 - t0, "provider": t2 - t1, "added": added, "present_before": present_before,
-                  "present": [m for m in {watch!r} if m in sys.modules]}}))
+print(json.dumps({{"sdk": t1 - t0, "provider": t2 - t1, "provider_cpu": c2 - c1, "added": added,
+                  "present_before": present_before, "present": [m for m in {watch!r} if m in sys.modules]}}))
 """
 
 
@@ -129,6 +131,7 @@ def run(repeats: int = 7, verbose: bool = True) -> dict[str, Any]:
     base_total = ms([s["sdk"] + s["provider"] for s in samples["baseline"]])
     ours_total = ms([s["sdk"] + s["provider"] for s in samples["provider"]])
     added_in_process = ms([s["provider"] for s in samples["provider"]])
+    added_cpu = ms([s["provider_cpu"] for s in samples["provider"]])
     last = samples["provider"][-1]
     present = last["present"]
     already = set(last["present_before"])
@@ -142,6 +145,7 @@ def run(repeats: int = 7, verbose: bool = True) -> dict[str, Any]:
         "provider_total_ms": summary(ours_total, 1),
         "sdk_part_in_provider_runs_ms": summary(ms([s["sdk"] for s in samples["provider"]]), 1),
         "added_in_process_ms": summary(added_in_process, 1),
+        "added_in_process_cpu_ms": summary(added_cpu, 1),
         "added_difference_of_medians_ms": round(percentile(ours_total, 50) - percentile(base_total, 50), 1),
         "ratio_total_provider_over_baseline": ratio(percentile(ours_total, 50), percentile(base_total, 50)),
         "modules_added": len(added_modules),
@@ -153,8 +157,8 @@ def run(repeats: int = 7, verbose: bool = True) -> dict[str, Any]:
     }
     result["goals"] = [
         goal(
-            "import time added by WanVideoOperator, median",
-            result["added_in_process_ms"]["p50"],
+            "import time (CPU) added by WanVideoOperator, median",
+            result["added_in_process_cpu_ms"]["p50"],
             GOAL_MS,
             unit="ms",
         ),
@@ -170,6 +174,7 @@ def report(result: dict[str, Any]) -> str:
         ["baseline: airflow.sdk names only", *_cols(result["baseline_sdk_only_ms"])],
         ["provider: + WanVideoOperator (total)", *_cols(result["provider_total_ms"])],
         ["provider: the WanVideoOperator import alone", *_cols(result["added_in_process_ms"])],
+        ["provider: the same import, CPU time", *_cols(result["added_in_process_cpu_ms"])],
     ]
     text = table(
         f"B5 DAG-parse import time, fresh processes, {result['params']['repeats']} repeats each (ms)",

@@ -210,23 +210,6 @@ async def test_cancelled_trigger_does_not_break_the_others(runware_conn: str) ->
         await waiting
 
 
-def test_cadence_waits_then_plateaus_then_backs_off() -> None:
-    from airflow_provider_wan.poller import PollCadence
-
-    cadence = PollCadence.for_video(duration=5)  # expected ~50 s
-    assert cadence.plateau_seconds == pytest.approx(100.0)
-    first = cadence.delay(0)
-    assert 0.9 * 30 <= first <= 1.1 * 30  # 60 % of the expected time, jittered
-    near_end = [cadence.delay(n, elapsed=e) for n, e in ((1, 31), (5, 60), (9, 99))]
-    assert all(2.7 <= d <= 3.3 for d in near_end)  # steady around the expected end
-    overdue = cadence.delay(30, elapsed=100 + 60)
-    assert overdue == pytest.approx(10.0, rel=0.11)  # capped backoff once overdue
-    # A progress hint pulls the next poll toward the projected end, never below the base interval.
-    assert cadence.delay(2, elapsed=40, progress=99.0) <= 3.3
-    classic = PollCadence(initial_delay=1, interval=1, factor=1.5, max_interval=10, jitter=0)
-    assert [classic.delay(n) for n in range(1, 8)] == [1, 1.5, 2.25, 3.375, 5.0625, 7.59375, 10]
-
-
 async def test_poll_arriving_during_a_flush_is_not_stranded() -> None:
     """Regression (found by the soak): a poll queued while a batch is in flight must still be sent."""
     from airflow_provider_wan.poller import CoalescingPoller

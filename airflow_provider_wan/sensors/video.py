@@ -133,7 +133,9 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
         """The shared completion step; the sensor's own ``timeout`` ends a poke-mode wait, hence no end."""
         start = getattr(context["ti"], "start_date", None)
         submitted_at = min(start.timestamp(), time.time()) if start is not None else time.time()
-        interval = min(float(self.poke_interval), self.poll_max_interval)
+        # poke_interval is Airflow's (poke/reschedule mode, 10 s by default); deferred, the trigger's
+        # shared, batched polls afford the default cadence's interval, or a shorter poke_interval.
+        interval = min(float(self.poke_interval), DEFAULT_CADENCE.interval, self.poll_max_interval)
         cadence = PollCadence(initial_delay=interval, interval=interval, max_interval=self.poll_max_interval)
         return Wait(task_uuid, expected, submitted_at, end_time, cadence)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig
 from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.poller import (
     DEFAULT_CADENCE,
@@ -41,7 +42,7 @@ class RunwareVideoTrigger(BaseTrigger):
         poll_initial_delay: float = DEFAULT_CADENCE.initial_delay,
         poll_interval: float = DEFAULT_CADENCE.interval,
         poll_max_interval: float = DEFAULT_CADENCE.max_interval,
-        poll_plateau_seconds: float | None = None,
+        poll_plateau_seconds: float | None = DEFAULT_CADENCE.plateau_seconds,
         max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
         coalesce: bool = True,
         echo: dict[str, Any] | None = None,
@@ -82,19 +83,14 @@ class RunwareVideoTrigger(BaseTrigger):
         yield TriggerEvent({**self.echo, **event})  # type: ignore[no-untyped-call]
 
     async def _wait(self) -> TaskEvent:
-        # Imported here: the hook module pulls in Airflow's BaseHook, which the triggerer has loaded anyway.
-        from airflow_provider_wan.hooks.runware import RunwareHook
-
         try:
-            config = await RunwareHook(self.runware_conn_id).aconfig()
+            config = await _connection_config(self.runware_conn_id)
         except RunwareError as err:
             return task_event("error", self.task_uuid, error=err, expected_results=self.wait.expected_results)
         if self.coalesce:
             async with shared_poller(config) as shared:
                 return await self._poll_loop(shared)
         # A private poller: same code path, one request per poll (the naive baseline).
-        from airflow_provider_wan.client import AsyncRunwareClient
-
         poller = CoalescingPoller(AsyncRunwareClient(config), max_batch=1, window_seconds=0.0)
         try:
             return await self._poll_loop(poller)
@@ -122,8 +118,36 @@ class RunwareVideoTrigger(BaseTrigger):
             return task_event(
                 "error", self.task_uuid, error=step.error, expected_results=wait.expected_results
             )
-        self.log.info("Task %s finished: %s", self.task_uuid, step.event["status"])
+        # From the submit the operator recorded to this detection, not from this trigger's start.
+        elapsed = time.time() - wait.submitted_at
+        self.log.info(
+            "Task %s finished: %s, %.1fs after the submit", self.task_uuid, step.event["status"], elapsed
+        )
         return step.event
+
+
+# Triggers starting together share one connection lookup (per connection id and event loop, for a few
+# seconds): each lookup reads the secrets backends and hops to a thread, and 3,000 of them in a row
+# stalled the triggerer's loop for ~0.8 s (docs/benchmarks.md, B2).
+CONFIG_REUSE_SECONDS = 10.0
+_lookups: dict[str, tuple[asyncio.AbstractEventLoop, float, asyncio.Task[ClientConfig]]] = {}
+
+
+async def _connection_config(conn_id: str) -> ClientConfig:
+    # Imported here: the hook module pulls in Airflow's BaseHook, which the triggerer has loaded anyway.
+    from airflow_provider_wan.hooks.runware import RunwareHook
+
+    loop = asyncio.get_running_loop()
+    entry = _lookups.get(conn_id)
+    if entry is None or entry[0] is not loop or loop.time() - entry[1] > CONFIG_REUSE_SECONDS:
+        entry = _lookups[conn_id] = (loop, loop.time(), loop.create_task(RunwareHook(conn_id).aconfig()))
+    try:
+        # Shielded: one cancelled trigger must not cancel the lookup the others wait for.
+        return await asyncio.shield(entry[2])
+    except Exception:
+        if _lookups.get(conn_id) is entry:  # a failed lookup is not reused
+            del _lookups[conn_id]
+        raise
 
 
 def _wait_kwargs(wait: Wait) -> dict[str, Any]:
