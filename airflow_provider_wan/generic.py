@@ -67,6 +67,17 @@ def wire_object(value: object, parameter: str) -> dict[str, Any]:
     return dict(data)
 
 
+def _strings(value: Any, where: str) -> list[tuple[str, str]]:
+    """Every string nested in ``value``, with its wire path (``inputs.frameImages[0].image``)."""
+    if isinstance(value, str):
+        return [(where, value)]
+    if isinstance(value, Mapping):
+        return [found for key, item in value.items() for found in _strings(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in _strings(item, f"{where}[{i}]")]
+    return []
+
+
 @dataclass(frozen=True)
 class RunwareVideoRequest:
     """A ``videoInference`` task for ``model``; ``body`` is the wire JSON without the envelope."""
@@ -92,6 +103,13 @@ class RunwareVideoRequest:
             raise InvalidRequestError(f"must be an object, got {type_name(inputs)}", parameter="inputs")
         if prompt is None and not inputs:
             raise InvalidRequestError("give positivePrompt or inputs", parameter="positivePrompt")
+        for where, text in _strings(inputs or {}, "inputs"):
+            if text.startswith("s3://"):  # we resolve s3:// (and local files) for Wan2.7 only
+                raise InvalidRequestError(
+                    "s3:// inputs are resolved for alibaba:wan@2.7 only: give an https URL (e.g. presigned) "
+                    "or a Runware media UUID",
+                    parameter=where,
+                )
         number = body.get("numberResults")
         if number is not None and (isinstance(number, bool) or not isinstance(number, int) or number < 1):
             raise InvalidRequestError(

@@ -165,6 +165,7 @@ def test_extra_fields_reach_the_wire_and_change_the_identity(emulator) -> None: 
         ("alibaba:wan@2.6", {"positivePrompt": "p", "resolution": "480p"}, "resolution"),
         ("alibaba:wan@2.6", {"positivePrompt": "p", "settings": {}}, "settings"),
         ("alibaba:wan@3.0", {"positivePrompt": "p", "providerSettings": {}}, "providerSettings"),
+        ("klingai:5@3", {"inputs": {"frameImages": [{"image": "s3://b/k"}]}}, "inputs.frameImages[0].image"),
     ],
 )
 def test_structural_checks_name_the_parameter(model: str, request_: Any, parameter: str) -> None:
