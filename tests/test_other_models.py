@@ -110,6 +110,12 @@ def test_given_estimate_runs_and_is_reported(emulator) -> None:  # type: ignore[
     value = _xcom(dr)
     assert value["model"] == "klingai:5@3" and value["estimated_cost"] == pytest.approx(0.4)
     assert _sent(value["task_uuid"])["model"] == "klingai:5@3"
+    from airflow_provider_wan.plugins.spend_app import load_records
+
+    # The spend view counts the general operator's tasks too.
+    [record] = load_records({"other_given_estimate"}, days=1)
+    assert record.value is not None and record.value["task_uuid"] == value["task_uuid"]
+    assert record.video_seconds == 2
 
 
 def test_runware_refusal_comes_back_as_invalid_request(emulator, capfd) -> None:  # type: ignore[no-untyped-def]
