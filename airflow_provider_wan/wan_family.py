@@ -127,9 +127,11 @@ def family_wire(spec: WanModel, request: Mapping[str, Any], values: Mapping[str,
         *groups, leaf = path.split(".")
         target = body
         for group in groups:
-            target = target.setdefault(group, {})
-            if not isinstance(target, dict):
-                raise InvalidRequestError(f"must be an object, got {shown(target)}", parameter=group)
+            existing = target.get(group, {})
+            if not isinstance(existing, Mapping):
+                raise InvalidRequestError(f"must be an object, got {shown(existing)}", parameter=group)
+            target[group] = dict(existing)  # a copy: the operator's own request is never changed
+            target = target[group]
         target[leaf] = _from_text(spec, generic, value)
     return body
 

@@ -223,3 +223,17 @@ def test_operator_arguments_refused_at_parse_or_before_any_request() -> None:
     op = WanVideoOperator(task_id="w", positive_prompt="p", size="720p_16_9", extra_fields={"seed": 3})
     with pytest.raises(InvalidRequestError, match="extra_fields"):
         op.fingerprint(op.build_request().replace(seed=3))
+
+
+def test_wan_family_request_merges_keyword_arguments_without_changing_it() -> None:
+    given = {"positivePrompt": "p", "settings": {"audio": True}}
+    op = WanVideoOperator(
+        task_id="w", model="alibaba:wan@3.0", request=given, prompt_enhancer="False", seed="7"
+    )
+    wire = op.build_request().to_wire()
+    assert wire["settings"] == {"audio": True, "promptEnhancer": False} and wire["seed"] == 7
+    assert given == {"positivePrompt": "p", "settings": {"audio": True}}
+    wan26 = WanVideoOperator(
+        task_id="w", model="alibaba:wan@2.6", request={"positive_prompt": "p"}, duration="10"
+    )
+    assert wan26.build_request().to_wire()["duration"] == 10
