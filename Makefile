@@ -44,8 +44,8 @@ test-ui: venv browser-tool
 
 test: lint typecheck unit test-oldest
 
-# The oldest supported Airflow (3.1.1, requirements/constraints-oldest.txt): the hook, trigger, operator, S3
-# and sensor suites run on it too.
+# The oldest supported Airflow (3.1.1, requirements/constraints-oldest.txt): the hook, trigger, operator, S3,
+# sensor, authoring (@task.wan_video, template files) and OpenLineage suites run on it too.
 OLDEST := .venv-oldest
 $(OLDEST)/.installed: pyproject.toml requirements/oldest.lock
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
@@ -58,7 +58,7 @@ test-oldest: $(OLDEST)/.installed
 	$(OLDEST)/bin/python -c "import airflow; print('Airflow', airflow.__version__)"
 	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider tests/test_hook.py tests/test_trigger.py \
 		tests/test_hook_emulator.py tests/test_operator.py tests/test_operator_s3.py tests/test_provider_info.py \
-		tests/test_sensor.py
+		tests/test_sensor.py tests/test_authoring.py tests/test_lineage.py
 
 demo: venv
 	$(PY) -m airflow_provider_wan.demo

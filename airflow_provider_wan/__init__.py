@@ -31,7 +31,13 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": integration, "python-modules": ["airflow_provider_wan.hooks.runware"]}
         ],
         "operators": [
-            {"integration-name": integration, "python-modules": ["airflow_provider_wan.operators.video"]}
+            {
+                "integration-name": integration,
+                "python-modules": [
+                    "airflow_provider_wan.operators.runware",
+                    "airflow_provider_wan.operators.video",
+                ],
+            }
         ],
         "sensors": [
             {"integration-name": integration, "python-modules": ["airflow_provider_wan.sensors.video"]}

@@ -20,7 +20,6 @@ from airflow_provider_wan.errors import InvalidRequestError
 
 if TYPE_CHECKING:
     from airflow_provider_wan.media.checks import CheckedInputs
-    from airflow_provider_wan.pricing import CostEstimate
     from airflow_provider_wan.results import TaskState
 
 PARAMETER = "max_cost_usd"
@@ -44,12 +43,19 @@ def parse_cap(value: object) -> float | None:
     return non_negative(PARAMETER, value, unit="USD")
 
 
-def check_estimate(cost: CostEstimate, cap: float | None) -> None:
-    """Refuse a request whose estimate alone passes the cap (deterministic: no retries, nothing sent)."""
-    if cap is not None and cost.total_usd > cap + 1e-9:
+def check_estimate(total: float | None, cap: float | None, what: str) -> None:
+    """Refuse a request whose estimate alone passes the cap or, with a cap, whose price is unknown (fail
+    closed). Deterministic: no retries, nothing sent."""
+    if cap is None:
+        return
+    if total is None:
         raise AirflowFailException(
-            f"Estimated cost ${cost.total_usd:.4f} exceeds {PARAMETER} ${cap:.4f} "
-            f"({cost.describe()}); nothing was submitted."
+            f"The price of {what} is unknown, so {PARAMETER} ${cap:.4f} cannot be checked: give "
+            "estimated_cost_usd (your estimate of this task's cost); nothing was submitted."
+        )
+    if total > cap + 1e-9:
+        raise AirflowFailException(
+            f"Estimated cost ${total:.4f} exceeds {PARAMETER} ${cap:.4f} ({what}); nothing was submitted."
         )
 
 

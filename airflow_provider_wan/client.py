@@ -27,7 +27,7 @@ from airflow_provider_wan.results import Envelope, TaskState, group_by_task
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds, retryable_status
 
 if TYPE_CHECKING:
-    from airflow_provider_wan.models import WanVideoRequest
+    from airflow_provider_wan.generic import Submittable
 
 T = TypeVar("T")
 
@@ -264,7 +264,7 @@ class Call(Generic[T]):
     parse: Callable[[Envelope, int], T]
 
 
-def submit_call(request: WanVideoRequest, task_uuid: str) -> Call[SubmitResult]:
+def submit_call(request: Submittable, task_uuid: str) -> Call[SubmitResult]:
     return Call([request.to_wire(task_uuid=task_uuid)], lambda env, st: parse_submit(env, st, task_uuid))
 
 
@@ -364,7 +364,7 @@ class RunwareClient(_Twin):
         status, envelope = self.post_tasks(call.tasks)
         return call.parse(envelope, status)
 
-    def submit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
+    def submit_video(self, request: Submittable, task_uuid: str) -> SubmitResult:
         return self.call(submit_call(request, task_uuid))
 
     def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:
@@ -419,7 +419,7 @@ class AsyncRunwareClient(_Twin):
         status, envelope = await self.post_tasks(call.tasks)
         return call.parse(envelope, status)
 
-    async def submit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
+    async def submit_video(self, request: Submittable, task_uuid: str) -> SubmitResult:
         return await self.call(submit_call(request, task_uuid))
 
     async def get_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:

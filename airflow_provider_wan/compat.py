@@ -1,9 +1,10 @@
 """The Airflow names whose home moved between 3.x releases, imported from one place.
 
-Airflow 3.2 moved the task exceptions and the config parser into ``airflow.sdk`` (the old homes warn
-that they are deprecated). Each name is taken from its newest home first, so on current Airflow nothing
-deprecated is imported, and from the older home on 3.1. Everything else the provider uses is in
-``airflow.sdk`` (or ``airflow.triggers.base``) since 3.1.1, the oldest release supported.
+Airflow 3.2 moved the task exceptions, the config parser and ``determine_kwargs`` (the arguments a
+TaskFlow function takes from the context) into ``airflow.sdk`` (the old homes warn that they are
+deprecated). Each name is taken from its newest home first, so on current Airflow nothing deprecated is
+imported, and from the older home on 3.1. Everything else the provider uses is in ``airflow.sdk`` (or
+``airflow.triggers.base``) since 3.1.1, the oldest release supported.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ __all__ = [
     "AirflowSkipException",
     "TaskDeferred",
     "conf",
+    "determine_kwargs",
 ]
 
 if TYPE_CHECKING:
     from airflow.sdk import conf
+    from airflow.sdk.bases.decorator import determine_kwargs
     from airflow.sdk.exceptions import (
         AirflowFailException,
         AirflowRescheduleException,
@@ -47,3 +50,7 @@ else:
             AirflowSkipException,
             TaskDeferred,
         )
+    try:  # Airflow >= 3.2
+        from airflow.sdk.bases.decorator import determine_kwargs
+    except ImportError:
+        from airflow.utils.operator_helpers import determine_kwargs

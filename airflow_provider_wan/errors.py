@@ -179,6 +179,8 @@ def _error_class(category: str | None, code: str | None, http_status: int | None
     """Per category, plus :class:`RunwareConflictError` for a reused taskUUID (``conflict*`` or bare 409)."""
     if code.lower().startswith("conflict") if code else http_status == 409:
         return RunwareConflictError
+    if category == "validation":  # Runware's own checks: the same class as ours, so one except clause
+        return InvalidRequestError
     return RunwareError._by_category.get(category or "", RunwareError)
 
 
@@ -230,7 +232,8 @@ class RunwareConflictError(RunwareError):
 
 
 class InvalidRequestError(RunwareError, ValueError):
-    """A request that breaks a Wan2.7 rule, caught before any HTTP request (nothing is spent)."""
+    """A request that breaks a rule: ours, caught before any HTTP request (nothing is spent), or Runware's
+    (``http_status`` set: its validation answer, e.g. for a model we check only structurally)."""
 
     def __init__(
         self,
@@ -246,6 +249,8 @@ class InvalidRequestError(RunwareError, ValueError):
         super().__init__(message, code=code, parameter=parameter, allowed_values=allowed_values, **kwargs)
 
     def __str__(self) -> str:
+        if self.http_status is not None:  # Runware refused it: its message, code, parameter and docs
+            return super().__str__()
         text = f"Invalid Wan2.7 request: {self.parameter}: {self.message}"
         if self.allowed_values:
             text += f" (allowed: {', '.join(str(v) for v in self.allowed_values)})"

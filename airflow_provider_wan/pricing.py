@@ -1,14 +1,17 @@
 """Cost estimate of a Wan2.7 request before it is submitted: output (``duration x numberResults``) and
 input video seconds at the tier's rate (model page), in Decimal rounded half-up to 4 decimals as Runware
-reports costs (720p x 2 s is ``0.2``)."""
+reports costs (720p x 2 s is ``0.2``). Other models' prices are unknown here (:func:`estimate_any` answers
+``None``): a budgeted task then fails closed unless the user gives ``estimated_cost_usd``."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
-from airflow_provider_wan.models import Tier, WanVideoRequest
+from airflow_provider_wan.errors import InvalidRequestError
+from airflow_provider_wan.models import MODEL_ID, Tier, WanVideoRequest
 
 #: USD per billed video second, by output tier.
 PRICE_PER_SECOND: Final[dict[Tier, float]] = {"720p": 0.10, "1080p": 0.15}
@@ -77,3 +80,17 @@ def _usd(amount: float) -> str:
     text = f"{amount:.4f}".rstrip("0")
     whole, _, fraction = text.partition(".")
     return f"${whole}.{fraction.ljust(2, '0')}"
+
+
+def estimate_any(model: str, body: Mapping[str, Any]) -> float | None:
+    """Estimated USD of a wire request for ``model``, or ``None`` when its price is unknown here. Known:
+    Wan2.7 without input videos (their seconds are billed too, and unknown before probing)."""
+    if model != MODEL_ID:
+        return None
+    try:
+        request = WanVideoRequest.from_wire(body, strict=False)
+    except InvalidRequestError:
+        return None  # Runware will say what is wrong; the price of an invalid request is unknown
+    if request.reference_videos:
+        return None
+    return estimate(request).total_usd

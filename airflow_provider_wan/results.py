@@ -248,6 +248,7 @@ class TaskEvent(TypedDict, total=False):
     delivery_key: str | None
     duration: float | None
     submitted_at: float | None
+    model: str | None  # the model submitted to, or that Runware recorded (Wan2.7 when absent)
 
 
 def _total_cost(costs: Iterable[float | None]) -> float | None:
@@ -373,7 +374,7 @@ def xcom_value(
     urls = [v.video_url for v in videos if v.video_url]
     value: XComValue = {
         "task_uuid": task_uuid,
-        "model": MODEL_ID,
+        "model": parsed.get("model") or MODEL_ID,
         "status": "success" if parsed["status"] == "success" else "partial",
         "video_url": urls[0] if urls else None,
         "video_urls": urls,

@@ -13,7 +13,8 @@ from unittest import mock
 
 import pendulum
 import pytest
-from airflow.sdk import DAG, literal, task
+from airflow.sdk import DAG, task
+from airflow.sdk.definitions.template import literal  # airflow.sdk exports it only from 3.2
 
 from airflow_provider_wan.compat import TaskDeferred
 from airflow_provider_wan.errors import InvalidRequestError

@@ -39,9 +39,10 @@ EXAMPLE_DAGS = {
     "example_wan_fire_and_forget",
     "example_wan_taskflow",
     "example_wan_prompt_library",
+    "example_wan_family",
 }
-# Task classes that generate (and so must carry a budget): the operator and @task.wan_video's operator.
-GENERATORS = ("WanVideoOperator", "_WanVideoDecoratedOperator")
+# Task classes that generate (and so must carry a budget): the operators and @task.wan_video's operator.
+GENERATORS = ("WanVideoOperator", "_WanVideoDecoratedOperator", "RunwareVideoOperator")
 LANDED_VIDEO_KEYS = {
     "video_uuid",
     "video_url",
@@ -104,10 +105,17 @@ def _s3_object(s3_client: Any, uri: str) -> dict[str, Any]:
     return head
 
 
-def _assert_landed(value: dict[str, Any], s3_client: Any, bucket: str, prefix: str, videos: int = 1) -> None:
+def _assert_landed(
+    value: dict[str, Any],
+    s3_client: Any,
+    bucket: str,
+    prefix: str,
+    videos: int = 1,
+    model: str = "alibaba:wan@2.7",
+) -> None:
     """The XCom contract of a landed result, and every video really in S3 with its recorded size."""
     assert set(value) == CONTRACT_KEYS | {"s3_uri", "s3_uris"}, value
-    assert value["model"] == "alibaba:wan@2.7" and value["status"] == "success"
+    assert value["model"] == model and value["status"] == "success"
     assert len(value["videos"]) == videos and value["video_url"] == value["video_urls"][0]
     assert value["s3_uri"] == value["s3_uris"][0] == value["videos"][0]["s3_uri"]
     for video in value["videos"]:
@@ -407,4 +415,29 @@ def test_prompt_library_files_are_what_runware_receives(
     teaser_prompt = "The Trail bottle drops into frame on a bold colour field, vertical teaser"
     assert wire["positivePrompt"] == teaser_prompt
     assert wire["seed"] == int(DS.replace("-", "")) and (wire["width"], wire["height"]) == (720, 1280)
+    assert emulator.ledger()["submissions"] == 2
+
+
+@pytestmark_db
+def test_wan_family_wan30_and_any_model(examples_env: str, emulator: Any, s3_client: Any) -> None:
+    dr = _run("example_wan_family", subject="A brass orrery")
+    _assert_success(dr)
+    wan30 = _xcom(dr, "wan30_clip")
+    _assert_landed(
+        wan30, s3_client, examples_env, f"wan-examples/wan-family/{DS}/wan30/", model="alibaba:wan@3.0"
+    )
+    prime = _xcom(dr, "wan30_prime_clip")
+    prefix = f"wan-examples/wan-family/{DS}/wan30-prime/"
+    _assert_landed(prime, s3_client, examples_env, prefix, model="alibaba:wan@3.0-prime")
+    # No known price for either: the estimate is the user's, the cost what Runware (the emulator) charged.
+    assert wan30["estimated_cost"] == pytest.approx(0.5) and wan30["cost"] == pytest.approx(0.5)
+    assert prime["estimated_cost"] == pytest.approx(0.4)
+    sent = _job(emulator, wan30["task_uuid"]).request
+    assert sent["model"] == "alibaba:wan@3.0" and sent["duration"] == "5" and sent["resolution"] == "720p"
+    assert sent["settings"] == {"audio": True} and sent["positivePrompt"].startswith("A brass orrery on")
+    assert _job(emulator, prime["task_uuid"]).request["resolution"] == "480p"
+    assert _xcom(dr, "report") == {
+        "alibaba:wan@3.0": wan30["s3_uri"],
+        "alibaba:wan@3.0-prime": prime["s3_uri"],
+    }
     assert emulator.ledger()["submissions"] == 2

@@ -129,11 +129,22 @@ def test_explicit_expected_results_skips_the_lookup(emulator) -> None:  # type: 
     emulator.set_faults(result_stagger_seconds=0.3)
     task_uuid = _submit(2, prompt="two takes of a heron")
     sensor = RunwareVideoSensor(
-        task_id="wait", task_uuid=task_uuid, expected_results=2, poke_interval=0.1, timeout=60
+        task_id="wait",
+        task_uuid=task_uuid,
+        expected_results=2,
+        model="alibaba:wan@2.7",  # with the count, everything getTaskDetails would have told
+        poke_interval=0.1,
+        timeout=60,
     )
     value = sensor.execute({"ti": _ti("wait")})  # type: ignore[arg-type]
-    assert len(value["videos"]) == 2
+    assert len(value["videos"]) == 2 and value["model"] == "alibaba:wan@2.7"
     assert _details_lookups(emulator) == 0
+    # Without the model, one lookup at the end says which model Runware ran.
+    sensor = RunwareVideoSensor(
+        task_id="wait", task_uuid=task_uuid, expected_results=2, poke_interval=0.1, timeout=60
+    )
+    assert sensor.execute({"ti": _ti("wait")})["model"] == "alibaba:wan@2.7"  # type: ignore[arg-type]
+    assert _details_lookups(emulator) == 1
 
 
 def test_single_result_request_needs_no_numberresults_field(emulator) -> None:  # type: ignore[no-untyped-def]

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk.bases.decorator import DecoratedOperator, task_decorator_factory
 from airflow.sdk.definitions.context import context_merge
 
-from airflow_provider_wan.compat import AirflowFailException
+from airflow_provider_wan.compat import AirflowFailException, determine_kwargs
 from airflow_provider_wan.errors import InvalidRequestError
 from airflow_provider_wan.operators.video import WanVideoOperator
 
@@ -70,7 +70,8 @@ class _WanVideoDecoratedOperator(DecoratedOperator, WanVideoOperator):
 
     def execute(self, context: Context) -> Any:
         context_merge(context, self.op_kwargs)
-        returned = self.python_callable(*self.op_args, **self.determine_kwargs(context))
+        kwargs = determine_kwargs(self.python_callable, self.op_args, context)
+        returned = self.python_callable(*self.op_args, **kwargs)
         try:
             self.use_returned(returned)
         except InvalidRequestError as err:  # deterministic: a retry returns the same value

@@ -13,6 +13,7 @@ from .errors import DOCS_MEDIA_STORAGE, DOCS_TASK_POLLING, ErrorDict, make_error
 from .inputs import MediaFacts, inspect_media
 from .jobs import Job, JobPlan, cost_per_result, draw_outcomes
 from .media import MediaProblem
+from .other_models import is_other_model, plan_other, validate_other_model
 from .records import TaskRecord, trimmed_request
 from .state import EmulatorState
 from .validation import (
@@ -95,7 +96,12 @@ def _plan(task: dict[str, Any], facts: MediaFacts) -> JobPlan:
 
 
 async def handle_video_inference(state: EmulatorState, task: dict[str, Any], ctx: RequestContext) -> Items:
-    errors = validate_video_inference(task, resolution_must_match_size=state.knobs.resolution_must_match_size)
+    if is_other_model(task):
+        errors = validate_other_model(task)
+    else:
+        errors = validate_video_inference(
+            task, resolution_must_match_size=state.knobs.resolution_must_match_size
+        )
     if errors:
         return _reject(state, errors[0])
     task_uuid: str = task["taskUUID"]
@@ -114,7 +120,7 @@ async def _accept_video_inference(state: EmulatorState, task: dict[str, Any], ct
     facts = await inspect_media(state.loader, state.inputs, task)
     if isinstance(facts, dict):
         return _reject(state, _with_task(facts, task, "videoInference"))
-    plan = _plan(task, facts)
+    plan = plan_other(task, facts) if is_other_model(task) else _plan(task, facts)
     costs = cost_per_result(
         model.rate_for(plan.tier), plan.duration, plan.number_results, plan.input_video_seconds
     )

@@ -57,6 +57,7 @@ TOP_LEVEL_KEYS = frozenset(
         "seed",
         "inputs",
         "settings",
+        "routing",  # in the SDK's AlibabaWan27Params (an object of routing preferences)
     }
 )
 SAFETY_KEYS = frozenset({"checkContent", "mode"})

@@ -34,7 +34,7 @@ from airflow_provider_wan.retry import RetryPolicy
 if TYPE_CHECKING:
     from airflow.sdk import Connection
 
-    from airflow_provider_wan.models import WanVideoRequest
+    from airflow_provider_wan.generic import Submittable
 
 # httpx logs every request's full URL at INFO: result and presigned URLs carry tokens in their query.
 redact_http_logs()
@@ -182,7 +182,7 @@ class RunwareHook(BaseHook):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def submit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
+    def submit_video(self, request: Submittable, task_uuid: str) -> SubmitResult:
         """Submit a ``videoInference`` task; resubmitting an accepted UUID returns ``already_submitted``."""
         return self.client.submit_video(request, task_uuid)
 
@@ -232,7 +232,7 @@ class RunwareHook(BaseHook):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def asubmit_video(self, request: WanVideoRequest, task_uuid: str) -> SubmitResult:
+    async def asubmit_video(self, request: Submittable, task_uuid: str) -> SubmitResult:
         return await (await self.aclient()).submit_video(request, task_uuid)
 
     async def aget_responses(self, task_uuids: Sequence[str]) -> dict[str, TaskState]:

@@ -25,7 +25,7 @@ from airflow_provider_wan.plugins.spend_page import render_page
 from airflow_provider_wan.plugins.spend_report import SpendReport, TaskRecord
 
 # task_type of the provider's tasks in the task_instance table.
-TASK_TYPES = ("WanVideoOperator", "RunwareVideoSensor")
+TASK_TYPES = ("WanVideoOperator", "RunwareVideoOperator", "RunwareVideoSensor")
 MAX_DAYS = 366
 
 

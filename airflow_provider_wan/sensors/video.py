@@ -25,14 +25,27 @@ if TYPE_CHECKING:
     from airflow_provider_wan.results import XComValue
 
 
-def number_results_from_details(details: Mapping[str, Any]) -> int | None:
-    """``numberResults`` (default 1) of the ``videoInference`` task in a ``getTaskDetails`` item's
-    ``request`` (the task array as sent, or one object); None when there is none or it is not a count."""
+def video_request_from_details(details: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``videoInference`` task in a ``getTaskDetails`` item's ``request`` (the task array as sent, or
+    one object), or None."""
     request = details.get("request")
     tasks = [request] if isinstance(request, Mapping) else request if isinstance(request, list) else []
-    task = next((t for t in tasks if isinstance(t, Mapping) and t.get("taskType") == "videoInference"), {})
+    return next((t for t in tasks if isinstance(t, Mapping) and t.get("taskType") == "videoInference"), None)
+
+
+def number_results_from_details(details: Mapping[str, Any]) -> int | None:
+    """``numberResults`` (default 1) of the ``videoInference`` task in a ``getTaskDetails`` item; None when
+    there is none or it is not a count."""
+    task = video_request_from_details(details)
     value = task.get("numberResults", 1) if task else None
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
+
+
+def model_from_details(details: Mapping[str, Any]) -> str | None:
+    """The model Runware recorded for the task (``getTaskDetails``), or None."""
+    task = video_request_from_details(details)
+    model = task.get("model") if task else None
+    return model if isinstance(model, str) and model else None
 
 
 class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
@@ -42,7 +55,9 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
     with Runware's code. ``expected_results=None`` reads ``numberResults`` from ``getTaskDetails`` (one
     read-only request, only once the count can change the answer; 1 with a warning if it fails).
     ``estimated_cost`` (templated) is the submitter's estimate, echoed beside the actual cost; the sensor
-    never sees the request. Every argument: README and docs/operators.md.
+    never sees the request. The XCom ``model`` is ``model`` (templated) if given, else the model Runware
+    recorded (from the same ``getTaskDetails`` answer; one lookup at most). Every argument: README and
+    docs/operators.md.
     """
 
     template_fields: Sequence[str] = (
@@ -51,6 +66,7 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
         "s3_destination",
         "aws_conn_id",
         "estimated_cost",
+        "model",
     )
     ui_color = "#ede9fe"
     operator_extra_links = (RunwareVideoLink(),)
@@ -69,6 +85,7 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_max_interval: float = DEFAULT_CADENCE.max_interval,
         estimated_cost: float | str | None = None,
+        model: str | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("poke_interval", 10.0)
@@ -87,6 +104,8 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
         self.deferrable = deferrable
         self.poll_max_interval = poll_max_interval
         self.estimated_cost = estimated_cost
+        self.model = model
+        self._recorded_model: str | None = None  # from getTaskDetails, with the expected count
 
     def _check_uuid(self) -> str:
         return check_task_uuid(str(self.task_uuid or "").strip())
@@ -115,7 +134,9 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
             return explicit
         if self._resolved_expected is None:
             try:
-                found = number_results_from_details(self.hook.get_task_details(task_uuid))
+                details = self.hook.get_task_details(task_uuid)
+                found = number_results_from_details(details)
+                self._recorded_model = model_from_details(details)
                 why = "holds no videoInference request"
             except RunwareError as err:
                 found, why = None, f"failed ({err})"
@@ -165,7 +186,9 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
             return result.xcom_value
         timeout = self.timeout if isinstance(self.timeout, timedelta) else timedelta(seconds=self.timeout)
         end_time = time.time() + timeout.total_seconds()
-        self.defer_wait(self._wait(context, task_uuid, self._expected_results(task_uuid), end_time), timeout)
+        wait = self._wait(context, task_uuid, self._expected_results(task_uuid), end_time)
+        # The model known so far travels in the event: the resumed instance need not look it up again.
+        self.defer_wait(wait, timeout, {"model": self._model(task_uuid, lookup=False)})
 
     def execute_complete(self, context: Context, event: Any = None) -> XComValue:
         if isinstance(event, dict) and event.get("status") == "timeout":
@@ -176,6 +199,19 @@ class RunwareVideoSensor(LineageMixin, BaseSensorOperator, RunwareTask):
             if self.soft_fail:
                 raise AirflowSkipException(message)
             raise AirflowSensorTimeout(message)
+        if isinstance(event, dict) and not event.get("model"):
+            event = {**event, "model": self._model(str(event.get("task_uuid") or ""))}
         return self.finish(
             context, event, estimated_cost=self._check_estimate(), output_format=self.output_format
         )
+
+    def _model(self, task_uuid: str, *, lookup: bool = True) -> str | None:
+        """``model``, else the model Runware recorded for the task (one ``getTaskDetails`` at most)."""
+        if isinstance(self.model, str) and self.model.strip() not in ("", "None"):
+            return self.model.strip()
+        if self._recorded_model is None and task_uuid and lookup:
+            try:
+                self._recorded_model = model_from_details(self.hook.get_task_details(task_uuid))
+            except RunwareError as err:
+                self.log.warning("getTaskDetails for task %s failed (%s): model not known", task_uuid, err)
+        return self._recorded_model
