@@ -53,8 +53,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-DEFAULT_CHUNK_SIZE = 8 * MiB
-# Parts uploading at once: 4 x 8 MiB keeps peak memory near 40 MiB; more did not go faster (B4).
+# Part size and parts uploading at once, from B4 (docs/benchmarks.md): below 4 parts in flight the upload
+# is slower, above it no faster; 4 x 6 MiB peaks near 47 MB of RSS growth (4 x 8 MiB: 59; the bound is 64).
+DEFAULT_CHUNK_SIZE = 6 * MiB
 DEFAULT_UPLOAD_CONCURRENCY = 4
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every multipart part but the last
 EXPIRED_STATUSES = frozenset({403, 404, 410})
