@@ -133,7 +133,8 @@ class TaskFolder:
                 pages = self.s3.get_paginator("list_objects_v2").paginate(
                     Bucket=self.bucket, Prefix=self.folder
                 )
-                self._keys = [str(key) for key in pages.search("Contents[].Key")]
+                # An empty page has no Contents: JMESPath yields None for it, not a key.
+                self._keys = [str(key) for key in pages.search("Contents[].Key") if key is not None]
             except Exception as exc:
                 raise s3_failure(f"listing s3://{self.bucket}/{self.folder}", exc, self.task_uuid) from None
         return self._keys

@@ -228,7 +228,12 @@ def transfer_config(part_size: int, concurrency: int) -> TransferConfig:
 
 
 class UploadInterrupted(Exception):
-    """The caller's thread was interrupted: the stream stops so that the upload can be aborted."""
+    """The upload's stream was stopped: the caller's thread was interrupted, or reading it raised a
+    BaseException (kept in ``original`` and raised again once the upload is aborted)."""
+
+    def __init__(self, reason: str, original: BaseException | None = None) -> None:
+        super().__init__(reason)
+        self.original = original
 
 
 class _Stoppable(io.RawIOBase):
@@ -243,7 +248,14 @@ class _Stoppable(io.RawIOBase):
     def readinto(self, target: Any) -> int:
         if self.stopped:
             raise UploadInterrupted("the upload was interrupted")
-        count: int = self.raw.readinto(target) or 0
+        try:
+            count: int = self.raw.readinto(target) or 0
+        except Exception:
+            raise
+        except BaseException as exc:
+            # s3transfer's part and clean-up waits catch Exception only: a BaseException from the reading
+            # thread could leave its transfer never done (and this thread waiting for it forever).
+            raise UploadInterrupted(f"reading the stream raised {type(exc).__name__}", exc) from exc
         return count
 
 
@@ -257,10 +269,15 @@ def upload_stream(
 
     stream = _Stoppable(raw)
     body = io.BufferedReader(stream, buffer_size=1024 * 1024)  # whole parts per read(), as S3 requires
-    with create_transfer_manager(s3, config) as manager:
-        future = manager.upload(body, bucket, key, extra_args=dict(extra))
-        try:
-            future.result()
-        except BaseException:
-            stream.stopped = True
-            raise
+    try:
+        with create_transfer_manager(s3, config) as manager:
+            future = manager.upload(body, bucket, key, extra_args=dict(extra))
+            try:
+                future.result()
+            except BaseException:
+                stream.stopped = True
+                raise
+    except UploadInterrupted as exc:
+        if exc.original is not None:
+            raise exc.original from None
+        raise
