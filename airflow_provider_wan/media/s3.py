@@ -1,5 +1,6 @@
-"""Small S3 helpers shared by input resolution and output landing (boto3 imported lazily: DAG parsing
-imports this package and must stay free of it)."""
+"""Small S3 helpers shared by input resolution and output landing: locations, errors, the integrity
+record of a landed object (tags) and its check, and boto3's managed upload of a stream (boto3 imported
+lazily: DAG parsing imports this package and must stay free of it)."""
 
 from __future__ import annotations
 
@@ -117,7 +118,7 @@ def move_object(
         "MetadataDirective": "REPLACE",
         "ContentType": content_type,
         "ChecksumAlgorithm": "CRC32",
-        "Tagging": urllib.parse.urlencode(tags),
+        "Tagging": tagging(tags),
         "TaggingDirective": "REPLACE",
     }
     if size <= SINGLE_COPY_MAX:
