@@ -13,10 +13,12 @@ Set-up, so that only the copying process is measured:
   needs a submit, a PyAV encode and a ttl, and pads with zeros;
 * S3 is moto's server in a separate process (moto keeps objects in memory: that memory is not ours);
 * each variant runs in a fresh subprocess, which reports its peak RSS growth during the copy (VmHWM
-  after resetting it via ``/proc/self/clear_refs``, cross-checked by a 10 ms VmRSS sampler) and its
-  throughput.
+  after resetting it via ``/proc/self/clear_refs``, cross-checked by a 10 ms VmRSS sampler), its
+  throughput, and the S3 operations it sent (counted with a botocore event hook).
 
-``main()`` prints a table and returns a dict with both variants and the ratios.
+``main()`` prints a table and the goal verdicts (issue #13: throughput >= 1.0x the baseline's, peak RSS
+growth <= 64 MB, the SHA-256 recorded on the object without a server-side copy) and returns a dict with
+both variants, the ratios and the goals.
 """
 
 from __future__ import annotations
@@ -37,10 +39,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from benchmarks._common import goal, goals_table
+
 MiB = 1024 * 1024
 BUCKET = "bench-b4"
 TASK_UUID = "5b0f7c3e-1d2a-4c8e-9a57-0a1b2c3d4e5f"
 VARIANTS = ("land_videos", "tempfile+load_file")
+GOAL_THROUGHPUT_RATIO = 1.0
+GOAL_PEAK_RSS_MB = 64.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -149,7 +155,7 @@ def _worker_env(endpoint: str, home: str) -> dict[str, str]:
 
 
 def _run_variant(
-    variant: str, url: str, endpoint: str, size: int, home: str, chunk_mb: int, concurrency: int
+    variant: str, url: str, endpoint: str, size: int, home: str, chunk_mb: int | None, concurrency: int | None
 ) -> dict[str, Any]:
     cmd = [
         sys.executable,
@@ -161,11 +167,11 @@ def _run_variant(
         url,
         "--size-bytes",
         str(size),
-        "--chunk-mb",
-        str(chunk_mb),
-        "--concurrency",
-        str(concurrency),
     ]
+    if chunk_mb is not None:
+        cmd += ["--chunk-mb", str(chunk_mb)]
+    if concurrency is not None:
+        cmd += ["--concurrency", str(concurrency)]
     root = Path(__file__).resolve().parent.parent
     done = subprocess.run(
         cmd, env=_worker_env(endpoint, home), cwd=root, capture_output=True, text=True, timeout=3600
@@ -180,29 +186,32 @@ def _run_variant(
 def _print_table(results: dict[str, dict[str, Any]], ratios: dict[str, float]) -> None:
     header = (
         f"{'variant':<22} {'size MB':>9} {'seconds':>9} {'MB/s':>9} {'peak RSS +MB':>13} {'sha256':>8} "
-        f"{'meta copy s':>12}"
+        f"{'copies':>7} {'parts':>6}"
     )
     print(header)
     print("-" * len(header))
     for name, r in results.items():
+        ops = r["s3_operations"]
         print(
             f"{name:<22} {r['size_bytes'] / MiB:>9.0f} {r['seconds']:>9.2f} {r['mb_per_s']:>9.1f} "
             f"{r['peak_rss_growth_mb']:>13.1f} {'yes' if r.get('sha256') else 'no':>8} "
-            f"{r['metadata_copy_seconds']:>12.2f}"
+            f"{ops.get('CopyObject', 0) + ops.get('UploadPartCopy', 0):>7} {ops.get('UploadPart', 0):>6}"
         )
     print(
         f"\nland_videos vs baseline: throughput x{ratios['throughput_ratio']:.2f}, "
         f"peak RSS growth x{ratios['rss_ratio']:.2f} "
-        f"(land_videos also streams SHA-256 and sets metadata with a server-side copy)"
+        f"(land_videos also streams SHA-256 and records it in the object's tags)"
     )
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--size-mb", type=int, default=1024, help="video size in MiB (default 1024)")
-    parser.add_argument("--chunk-mb", type=int, default=8, help="land_videos part size in MiB (default 8)")
     parser.add_argument(
-        "--concurrency", type=int, default=2, help="land_videos parts uploading at once (default 2)"
+        "--chunk-mb", type=int, help="land_videos part size in MiB (default: land_videos' own)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, help="land_videos parts uploading at once (default: land_videos' own)"
     )
     parser.add_argument("--json", help="also write the result to this file")
     parser.add_argument("--worker", choices=VARIANTS, help=argparse.SUPPRESS)
@@ -210,7 +219,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--size-bytes", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        result = _worker(args.worker, args.url, args.size_bytes, args.chunk_mb * MiB, args.concurrency)
+        chunk_size = args.chunk_mb * MiB if args.chunk_mb else None
+        result = _worker(args.worker, args.url, args.size_bytes, chunk_size, args.concurrency)
         print(json.dumps(result))
         return result
 
@@ -237,13 +247,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         else 0.0,
     }
     _print_table(results, ratios)
+    recorded = bool(land["sha256"]) and land["tags"].get("sha256") == land["sha256"]
+    server_copies = land["s3_operations"].get("CopyObject", 0) + land["s3_operations"].get(
+        "UploadPartCopy", 0
+    )
+    goals = [
+        goal(
+            "throughput vs temp file + load_file",
+            ratios["throughput_ratio"],
+            GOAL_THROUGHPUT_RATIO,
+            unit="x",
+            lower_is_better=False,
+        ),
+        goal("peak RSS growth", land["peak_rss_growth_mb"], GOAL_PEAK_RSS_MB, unit="MB"),
+        goal("landed objects without their sha256 tag", 0.0 if recorded else 1.0, 0, unit="objects"),
+        goal("server-side copies", float(server_copies), 0, unit="requests"),
+    ]
+    print("\n" + goals_table(goals))
     output = {
         "benchmark": "b4_s3_copy",
         "size_mb": args.size_mb,
-        "chunk_mb": args.chunk_mb,
-        "upload_concurrency": args.concurrency,
+        "chunk_mb": land["chunk_mb"],
+        "upload_concurrency": land["upload_concurrency"],
         "variants": results,
         **ratios,
+        "goals": goals,
     }
     if args.json:
         with open(args.json, "w") as out:
@@ -294,31 +322,31 @@ def _reset_hwm() -> bool:
         return False
 
 
-def _worker(variant: str, url: str, size: int, chunk_size: int, concurrency: int) -> dict[str, Any]:
+def _worker(
+    variant: str, url: str, size: int, chunk_size: int | None, concurrency: int | None
+) -> dict[str, Any]:
+    from collections import Counter
+
     import httpx
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    from airflow_provider_wan.media import landing
     from airflow_provider_wan.media.downloads import DownloadPolicy, parse_networks
-    from airflow_provider_wan.media.landing import land_videos
+    from airflow_provider_wan.media.landing import DEFAULT_CHUNK_SIZE, DEFAULT_UPLOAD_CONCURRENCY, land_videos
     from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.results import VideoResult
 
-    # Time the server-side copy that sets the sha256 metadata (moto does it in memory, slowly).
-    copy_seconds = 0.0
-    original_move = landing.move_object
-
-    def timed_move(*args: Any, **kwargs: Any) -> None:
-        nonlocal copy_seconds
-        began = time.perf_counter()
-        original_move(*args, **kwargs)
-        copy_seconds += time.perf_counter() - began
-
-    landing.move_object = timed_move  # type: ignore[assignment]
-
+    concurrency = DEFAULT_UPLOAD_CONCURRENCY if concurrency is None else concurrency
+    chunk_size = DEFAULT_CHUNK_SIZE if chunk_size is None else chunk_size
     hook = S3Hook(aws_conn_id="aws_default")
     s3: Any = hook.get_conn()
     s3.create_bucket(Bucket=BUCKET)
+    operations: Counter[str] = Counter()
+
+    def count(model: Any, **_: Any) -> None:
+        operations[model.name] += 1
+
+    s3.meta.events.register("before-call.s3", count)
+    hook.get_conn = lambda: s3  # type: ignore[method-assign]  # load_file's operations are counted too
     http = httpx.Client(timeout=httpx.Timeout(300.0, connect=10.0))
     http.head(url)  # warm the connection pool and imports before measuring
     base_kb = _status_kb("VmRSS")
@@ -350,7 +378,9 @@ def _worker(variant: str, url: str, size: int, chunk_size: int, concurrency: int
                 hook.load_file(str(path), key=key, bucket_name=BUCKET, replace=True)
     seconds = time.perf_counter() - started
     peak_kb = max(sampler.peak_kb, _status_kb("VmHWM") if hwm_reset else 0)
+    counted = dict(operations)
     stored = s3.head_object(Bucket=BUCKET, Key=key)["ContentLength"]
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]}
     if stored != size:
         raise RuntimeError(f"{variant}: stored {stored} bytes, expected {size}")
     return {
@@ -362,7 +392,10 @@ def _worker(variant: str, url: str, size: int, chunk_size: int, concurrency: int
         "base_rss_mb": round(base_kb / 1024, 1),
         "hwm_reset": hwm_reset,
         "sha256": sha256,
-        "metadata_copy_seconds": round(copy_seconds, 3),
+        "tags": tags,
+        "s3_operations": counted,
+        "upload_concurrency": concurrency if variant == "land_videos" else None,
+        "chunk_mb": chunk_size // MiB,
     }
 
 

@@ -53,7 +53,9 @@ def _check_landed(s3: Any, video: dict[str, Any], task_uuid: str) -> None:
     assert hashlib.sha256(body).hexdigest() == video["sha256"]
     meta = obj["Metadata"]
     assert meta["task-uuid"] == task_uuid and meta["video-uuid"] == video["video_uuid"]
-    assert meta["sha256"] == video["sha256"] and obj["ContentType"] == "video/mp4"
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]}
+    assert tags == {"sha256": video["sha256"], "size": str(video["size_bytes"])}
+    assert obj["ContentType"] == "video/mp4"
 
 
 def test_image_to_video_from_s3_with_audio_url_lands_in_s3(emulator, bucket) -> None:  # type: ignore[no-untyped-def]

@@ -20,7 +20,14 @@ from airflow_provider_wan.errors import RunwareError
 from airflow_provider_wan.media import landing
 from airflow_provider_wan.media.downloads import DownloadPolicy, Fetcher
 from airflow_provider_wan.media.formats import SNIFF_BYTES, output_format_for, sniff
-from airflow_provider_wan.media.s3 import S3Location, move_object, normalize_prefix, s3_client, s3_failure
+from airflow_provider_wan.media.s3 import (
+    S3Location,
+    integrity_tags,
+    move_object,
+    normalize_prefix,
+    s3_client,
+    s3_failure,
+)
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
 
@@ -131,14 +138,17 @@ def verify_delivered(
         if received != size:
             log.warning("Reading %s gave %d of %d bytes: falling back to a copy", staged, received, size)
             return None
-        meta = landing.object_metadata(task_uuid, video, hasher.hexdigest())
-        move_object(client, bucket, key, final_key, size, fmt.mime, meta)
+        sha256 = hasher.hexdigest()
+        tags = integrity_tags(sha256, size)
+        move_object(
+            client, bucket, key, final_key, size, fmt.mime, landing.object_metadata(task_uuid, video), tags
+        )
     except RunwareError:
         raise
     except Exception as exc:
         raise s3_failure(f"verifying the delivery at {staged}", exc, task_uuid) from None
     uri = f"s3://{bucket}/{final_key}"
-    landed = landing.LandedVideo(video, task_uuid, uri, meta["sha256"], size, fmt.mime, "upload_endpoint")
+    landed = landing.LandedVideo(video, task_uuid, uri, sha256, size, fmt.mime, "upload_endpoint")
     log.info("Verified the delivered video %s, now at %s (%d bytes)", video.video_uuid, landed.s3_uri, size)
     return landed
 

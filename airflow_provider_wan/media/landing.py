@@ -1,7 +1,8 @@
 """Stream a task's output videos to S3 and record them: checksummed, idempotent, bounded in memory.
 
 Keys are ``{prefix}{task_uuid}/{index:02d}-{video_uuid}.{ext}``; objects carry ``task-uuid``, ``video-uuid``,
-``seed``, ``cost`` and ``sha256`` metadata, so a rerun finds a landed video and copies nothing. Transient
+``seed`` and ``cost`` metadata and ``sha256`` and ``size`` tags, so a rerun finds a landed video, checks its
+bytes against them and copies nothing (or copies again over an object that does not match). Transient
 failures are retried (:mod:`airflow_provider_wan.retry`); an expired URL is refreshed once, never
 regenerated. docs/media.md explains the streaming, checks and memory bounds.
 """
@@ -23,15 +24,22 @@ from airflow_provider_wan.media.s3 import (
     NOT_FOUND_CODES,
     S3Location,
     error_code,
-    move_object,
+    integrity_tags,
     normalize_prefix,
+    put_tags,
     s3_client,
     s3_failure,
+    sha256_checksum,
+    tagging,
+    transfer_config,
+    upload_stream,
+    verified_sha256,
 )
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds
 
 if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
 
     from airflow_provider_wan.hooks.runware import RunwareHook
@@ -39,7 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
-DEFAULT_CHUNK_SIZE = 8 * MiB
+# Part size and parts uploading at once, from B4 (docs/benchmarks.md): below 4 parts in flight the upload
+# is slower, above it no faster; 4 x 6 MiB peaks near 47 MB of RSS growth (4 x 8 MiB: 59; the bound is 64).
+DEFAULT_CHUNK_SIZE = 6 * MiB
+DEFAULT_UPLOAD_CONCURRENCY = 4
 MIN_PART_SIZE = 5 * MiB  # S3's minimum for every multipart part but the last
 EXPIRED_STATUSES = frozenset({403, 404, 410})
 # Three tries per video, a few seconds apart: a CDN hiccup, not an outage, is what this absorbs.
@@ -91,9 +102,10 @@ def video_key(location: S3Location, task_uuid: str, index: int, video: VideoResu
     return object_key(location.key, safe_key_part(task_uuid, "task_uuid"), index, vid, ext)
 
 
-def object_metadata(task_uuid: str, video: VideoResult, sha256: str | None) -> dict[str, str]:
+def object_metadata(task_uuid: str, video: VideoResult) -> dict[str, str]:
+    """What is known before the first byte; the digest and size go in tags (``s3.integrity_tags``)."""
     seed, cost = video.seed, video.cost
-    meta = {"task-uuid": task_uuid, "video-uuid": video.video_uuid, "sha256": sha256}
+    meta: dict[str, str | None] = {"task-uuid": task_uuid, "video-uuid": video.video_uuid}
     meta |= {"seed": None if seed is None else str(seed), "cost": None if cost is None else repr(cost)}
     return {name: value for name, value in meta.items() if value is not None}
 
@@ -115,7 +127,8 @@ class TaskFolder:
                 pages = self.s3.get_paginator("list_objects_v2").paginate(
                     Bucket=self.bucket, Prefix=self.folder
                 )
-                self._keys = [str(key) for key in pages.search("Contents[].Key")]
+                # An empty page has no Contents: JMESPath yields None for it, not a key.
+                self._keys = [str(key) for key in pages.search("Contents[].Key") if key is not None]
             except Exception as exc:
                 raise s3_failure(f"listing s3://{self.bucket}/{self.folder}", exc, self.task_uuid) from None
         return self._keys
@@ -123,7 +136,7 @@ class TaskFolder:
     def head(self, key: str) -> Mapping[str, Any] | None:
         if key not in self._heads:
             try:
-                self._heads[key] = self.s3.head_object(Bucket=self.bucket, Key=key)
+                self._heads[key] = self.s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED")
             except Exception as exc:
                 if error_code(exc) not in NOT_FOUND_CODES:
                     raise s3_failure(f"HEAD s3://{self.bucket}/{key}", exc, self.task_uuid) from None
@@ -131,17 +144,24 @@ class TaskFolder:
         return self._heads[key]
 
     def existing(self, video: VideoResult, key: str) -> LandedVideo | None:
-        """An object of this task already holding this video (same video-uuid, with a sha256)."""
+        """An object of this task already holding this video: same video-uuid, and bytes that match the
+        SHA-256 and size it records. One that does not match is reported and ignored (copied over)."""
         # The expected key first, then keys naming the video, then the rest.
         for candidate in sorted(self.keys(), key=lambda k: (k != key, video.video_uuid not in k)):
             info = self.head(candidate)
             meta = {k.lower(): v for k, v in ((info or {}).get("Metadata") or {}).items()}
-            if info is not None and meta.get("video-uuid") == video.video_uuid and meta.get("sha256"):
-                uri, size = f"s3://{self.bucket}/{candidate}", int(info.get("ContentLength", 0))
+            if info is None or meta.get("video-uuid") != video.video_uuid:
+                continue
+            uri, size = f"s3://{self.bucket}/{candidate}", int(info.get("ContentLength", 0))
+            try:  # never trusted on its word: size and SHA-256 are checked against the bytes
+                sha256 = verified_sha256(self.s3, self.bucket, candidate, info)
+            except Exception as exc:
+                if error_code(exc) in NOT_FOUND_CODES - {"NoSuchBucket"}:
+                    continue  # deleted since the listing
+                raise s3_failure(f"checking {uri}", exc, self.task_uuid) from None
+            if sha256 is not None:
                 content_type = str(info.get("ContentType", ""))
-                return LandedVideo(
-                    video, self.task_uuid, uri, str(meta["sha256"]), size, content_type, "existing"
-                )
+                return LandedVideo(video, self.task_uuid, uri, sha256, size, content_type, "existing")
         return None
 
 
@@ -159,7 +179,7 @@ class _Lander:
     fetcher: Fetcher
     chunk_size: int
     retry: RetryPolicy
-    transfer: Any  # boto3's TransferConfig: part size, parts uploading and parts held in memory
+    transfer: TransferConfig  # part size, parts uploading and parts held in memory
 
     def land(self, index: int, video: VideoResult, refresh_url: RefreshUrl | None) -> LandedVideo:
         fmt = output_format_for(self.output_format, video.video_url)
@@ -207,28 +227,33 @@ class _Lander:
             return self._store(fetched.body(), key, video, fmt)
 
     def _store(self, download: Download, key: str, video: VideoResult, fmt: MediaFormat) -> LandedVideo:
-        bucket, task_uuid = self.folder.bucket, self.folder.task_uuid
-        body = io.BufferedReader(download, buffer_size=1 * MiB)
+        bucket, task_uuid, s3 = self.folder.bucket, self.folder.task_uuid, self.folder.s3
+        meta = object_metadata(task_uuid, video)
         try:
             if download.expected is not None and download.expected <= self.chunk_size:
-                data = body.read()
-                meta = object_metadata(task_uuid, video, download.sha256.hexdigest())
-                self.folder.s3.put_object(
-                    Bucket=bucket, Key=key, Body=data, ContentType=fmt.mime, Metadata=meta
+                data = io.BufferedReader(download).read()
+                sha256 = download.sha256.hexdigest()
+                # One request: S3 checks the bytes against the SHA-256 and keeps it as the object's checksum.
+                s3.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=data,
+                    ContentType=fmt.mime,
+                    Metadata=meta,
+                    ChecksumAlgorithm="SHA256",
+                    ChecksumSHA256=sha256_checksum(sha256),
+                    Tagging=tagging(integrity_tags(sha256, len(data))),
                 )
             else:
-                extra = {"ContentType": fmt.mime, "Metadata": object_metadata(task_uuid, video, None)}
-                self.folder.s3.upload_fileobj(body, bucket, key, ExtraArgs=extra, Config=self.transfer)
-                # The digest is known only now; metadata is set by copying the object onto itself.
-                meta = object_metadata(task_uuid, video, download.sha256.hexdigest())
-                move_object(self.folder.s3, bucket, key, key, download.received, fmt.mime, meta)
+                extra = {"ContentType": fmt.mime, "Metadata": meta}
+                upload_stream(s3, download, bucket, key, extra, self.transfer)
+                sha256 = download.sha256.hexdigest()  # known only now: recorded in tags, not by a copy
+                put_tags(s3, bucket, key, integrity_tags(sha256, download.received))
         except RunwareError:
             raise
         except Exception as exc:
             raise s3_failure(f"writing s3://{bucket}/{key}", exc, task_uuid) from None
-        landed = LandedVideo(
-            video, task_uuid, f"s3://{bucket}/{key}", meta["sha256"], download.received, fmt.mime
-        )
+        landed = LandedVideo(video, task_uuid, f"s3://{bucket}/{key}", sha256, download.received, fmt.mime)
         log.info(
             "Landed video %s at %s (%d bytes, sha256 %s)",
             video.video_uuid,
@@ -260,7 +285,7 @@ def land_videos(
     refresh_url: RefreshUrl | None = None,
     output_format: str | None = "MP4",
     chunk_size: int = DEFAULT_CHUNK_SIZE,
-    upload_concurrency: int = 2,
+    upload_concurrency: int = DEFAULT_UPLOAD_CONCURRENCY,
     retry: RetryPolicy = LANDING_RETRY,
     s3: S3Client | None = None,
     downloads: DownloadPolicy | None = None,
@@ -284,14 +309,7 @@ def land_videos(
     fetcher = Fetcher(downloads or DownloadPolicy(), task_uuid)
     try:
         folder = TaskFolder(s3 if s3 is not None else s3_client(aws_conn_id), location, task_uuid)
-        from boto3.s3.transfer import TransferConfig
-
-        concurrency = max(1, upload_concurrency)
-        transfer = TransferConfig(
-            multipart_threshold=chunk_size, multipart_chunksize=chunk_size, max_concurrency=concurrency
-        )
-        # Parts read but not yet uploaded: with the one being read, memory is (concurrency + 1) chunks.
-        transfer.max_in_memory_upload_chunks = concurrency
+        transfer = transfer_config(chunk_size, max(1, upload_concurrency))
         lander = _Lander(folder, location, output_format, fetcher, chunk_size, retry, transfer)
         return [lander.land(index, video, refresh_url) for index, video in enumerate(videos)]
     finally:

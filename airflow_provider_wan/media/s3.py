@@ -1,8 +1,15 @@
-"""Small S3 helpers shared by input resolution and output landing (boto3 imported lazily: DAG parsing
-imports this package and must stay free of it)."""
+"""Small S3 helpers shared by input resolution and output landing: locations, errors, the integrity
+record of a landed object (tags) and its check, and boto3's managed upload of a stream (boto3 imported
+lazily: DAG parsing imports this package and must stay free of it)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import io
+import logging
+import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +21,10 @@ from airflow_provider_wan.errors import (
 )
 
 if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
 
 SINGLE_COPY_MAX = 5 * 1024**3  # CopyObject's limit; larger objects use a managed multipart copy
 
@@ -89,10 +99,17 @@ def s3_failure(
 
 
 def move_object(
-    s3: S3Client, bucket: str, source: str, target: str, size: int, content_type: str, meta: dict[str, str]
+    s3: S3Client,
+    bucket: str,
+    source: str,
+    target: str,
+    size: int,
+    content_type: str,
+    meta: dict[str, str],
+    tags: Mapping[str, str],
 ) -> None:
-    """Server-side copy ``source`` to ``target`` with new metadata (boto3's managed copy above 5 GiB), then
-    delete ``source`` if different; with ``source == target`` only the metadata changes."""
+    """Server-side copy ``source`` to ``target`` with new metadata and tags (boto3's managed copy above
+    5 GiB), then delete ``source`` if different."""
     copy_source = {"Bucket": bucket, "Key": source}
     # A full-object checksum for the copy: a multipart source's is per part ("...-N"), which does not
     # describe the copy (and that S3 emulators would hand on as if it did).
@@ -101,6 +118,8 @@ def move_object(
         "MetadataDirective": "REPLACE",
         "ContentType": content_type,
         "ChecksumAlgorithm": "CRC32",
+        "Tagging": tagging(tags),
+        "TaggingDirective": "REPLACE",
     }
     if size <= SINGLE_COPY_MAX:
         s3.copy_object(Bucket=bucket, Key=target, CopySource=copy_source, **extra)  # type: ignore[arg-type]
@@ -108,3 +127,158 @@ def move_object(
         s3.copy(copy_source, bucket, target, ExtraArgs=extra)  # type: ignore[arg-type]
     if source != target:
         s3.delete_object(Bucket=bucket, Key=source)
+
+
+# ------------------------------------------------------------------------------------------------------
+# What a landed object records about its own bytes, and how that record is checked.
+#
+# Object tags, not metadata: the SHA-256 of a streamed upload is known only once the last byte has gone,
+# and metadata can then be changed only by copying the object onto itself (a second full write). A tag
+# set is one small PutObjectTagging. S3's own SHA-256 checksum is not that digest for a multipart upload
+# (a checksum of the parts' checksums), so it is used where it is the digest: single-PUT objects.
+
+SHA256_TAG, SIZE_TAG = "sha256", "size"
+
+
+def integrity_tags(sha256: str, size: int) -> dict[str, str]:
+    return {SHA256_TAG: sha256, SIZE_TAG: str(size)}
+
+
+def tagging(tags: Mapping[str, str]) -> str:
+    """A tag set in PutObject's ``Tagging`` form."""
+    return urllib.parse.urlencode(tags)
+
+
+def put_tags(s3: S3Client, bucket: str, key: str, tags: Mapping[str, str]) -> None:
+    tag_set = [{"Key": name, "Value": value} for name, value in tags.items()]
+    s3.put_object_tagging(Bucket=bucket, Key=key, Tagging={"TagSet": tag_set})  # type: ignore[typeddict-item]
+
+
+def get_tags(s3: S3Client, bucket: str, key: str) -> dict[str, str]:
+    tag_set = s3.get_object_tagging(Bucket=bucket, Key=key).get("TagSet", [])
+    return {str(tag["Key"]): str(tag["Value"]) for tag in tag_set}
+
+
+def sha256_checksum(hexdigest: str) -> str:
+    """A SHA-256 in S3's ``ChecksumSHA256`` form (base64)."""
+    return base64.b64encode(bytes.fromhex(hexdigest)).decode()
+
+
+def verified_sha256(s3: S3Client, bucket: str, key: str, head: Mapping[str, Any]) -> str | None:
+    """The SHA-256 an object records (its tag; metadata on objects landed by earlier releases) when its
+    size and bytes match it, else ``None`` (logged). ``head``: a HEAD with ``ChecksumMode`` enabled."""
+    tags, uri, size = get_tags(s3, bucket, key), f"s3://{bucket}/{key}", int(head.get("ContentLength", 0))
+    meta = {name.lower(): value for name, value in (head.get("Metadata") or {}).items()}
+    recorded = (tags.get(SHA256_TAG) or meta.get("sha256") or "").lower()
+    if not recorded:
+        log.info("%s records no SHA-256 (an interrupted copy?): copying the video again", uri)
+        return None
+    if SIZE_TAG in tags and tags[SIZE_TAG] != str(size):
+        log.warning(
+            "%s has %d bytes, not the %s it records: copying the video again", uri, size, tags[SIZE_TAG]
+        )
+        return None
+    actual = stored_sha256(s3, bucket, key, head)
+    if actual != recorded:
+        log.warning(
+            "%s does not hold the bytes it records (SHA-256 %s, not %s): copying the video again",
+            uri,
+            actual,
+            recorded,
+        )
+        return None
+    return actual
+
+
+def stored_sha256(s3: S3Client, bucket: str, key: str, head: Mapping[str, Any]) -> str:
+    """The SHA-256 of the object's bytes as S3 holds them (``head`` from a HEAD with ``ChecksumMode``).
+
+    A full-object ``ChecksumSHA256`` is free (S3 checked it against the bytes when they were written);
+    anything else (a multipart upload's composite checksum, a CRC, none) is answered by reading the
+    object through SHA-256, 1 MiB at a time."""
+    checksum = str(head.get("ChecksumSHA256") or "")
+    if checksum and "-" not in checksum and head.get("ChecksumType", "FULL_OBJECT") == "FULL_OBJECT":
+        try:
+            return base64.b64decode(checksum, validate=True).hex()
+        except ValueError:
+            log.warning("s3://%s/%s has an unreadable ChecksumSHA256: reading it instead", bucket, key)
+    hasher = hashlib.sha256()
+    for chunk in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(chunk_size=1024 * 1024):
+        hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------------
+# Streamed uploads
+
+
+def transfer_config(part_size: int, concurrency: int) -> TransferConfig:
+    """boto3's transfer settings for a streamed upload: memory is about ``(concurrency + 1) x part_size``
+    (the parts uploading, and the one being read)."""
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(
+        multipart_threshold=part_size,
+        multipart_chunksize=part_size,
+        max_concurrency=concurrency,
+        # The classic s3transfer manager, whatever is installed: its abort-on-failure is what is tested.
+        preferred_transfer_client="classic",
+    )
+    config.max_in_memory_upload_chunks = concurrency
+    return config
+
+
+class UploadInterrupted(Exception):
+    """The upload's stream was stopped: the caller's thread was interrupted, or reading it raised a
+    BaseException (kept in ``original`` and raised again once the upload is aborted)."""
+
+    def __init__(self, reason: str, original: BaseException | None = None) -> None:
+        super().__init__(reason)
+        self.original = original
+
+
+class _Stoppable(io.RawIOBase):
+    def __init__(self, raw: io.RawIOBase) -> None:
+        super().__init__()
+        self.raw = raw
+        self.stopped = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        if self.stopped:
+            raise UploadInterrupted("the upload was interrupted")
+        try:
+            count: int = self.raw.readinto(target) or 0
+        except Exception:
+            raise
+        except BaseException as exc:
+            # s3transfer's part and clean-up waits catch Exception only: a BaseException from the reading
+            # thread could leave its transfer never done (and this thread waiting for it forever).
+            raise UploadInterrupted(f"reading the stream raised {type(exc).__name__}", exc) from exc
+        return count
+
+
+def upload_stream(
+    s3: S3Client, raw: io.RawIOBase, bucket: str, key: str, extra: Mapping[str, Any], config: TransferConfig
+) -> None:
+    """Upload a non-seekable stream with boto3's transfer manager, which aborts the multipart upload when
+    anything fails. On any interruption of this thread (KeyboardInterrupt, a task-termination exception,
+    ...) the stream stops at its next read, so the abort does not wait for the rest of the download."""
+    from boto3.s3.transfer import create_transfer_manager
+
+    stream = _Stoppable(raw)
+    body = io.BufferedReader(stream, buffer_size=1024 * 1024)  # whole parts per read(), as S3 requires
+    try:
+        with create_transfer_manager(s3, config) as manager:
+            future = manager.upload(body, bucket, key, extra_args=dict(extra))
+            try:
+                future.result()
+            except BaseException:
+                stream.stopped = True
+                raise
+    except UploadInterrupted as exc:
+        if exc.original is not None:
+            raise exc.original from None
+        raise

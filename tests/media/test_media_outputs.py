@@ -36,7 +36,14 @@ MiB = 1024 * 1024
 FAST_RETRY = RetryPolicy(max_retries=3, backoff_base=0.01)
 # The loopback file server speaks plain http on 127.0.0.1: allowed explicitly, as a deployment would.
 LOCAL = DownloadPolicy.from_extras(LOCAL_DOWNLOADS)
-WRITES = ("PutObject", "UploadPart", "CreateMultipartUpload", "CompleteMultipartUpload", "CopyObject")
+WRITES = (
+    "PutObject",
+    "UploadPart",
+    "CreateMultipartUpload",
+    "CompleteMultipartUpload",
+    "CopyObject",
+    "PutObjectTagging",
+)
 
 
 def _mp4ish(size: int) -> bytes:
@@ -58,6 +65,10 @@ def _at(uri: str) -> S3Location:
 
 def _writes(calls: Counter[str]) -> int:
     return sum(calls[name] for name in WRITES)
+
+
+def _tags(s3_client: Any, bucket: str, key: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in s3_client.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
 
 
 def _keys(s3_client: Any, bucket: str) -> list[str]:
@@ -82,8 +93,8 @@ def test_lands_one_video_with_size_sha_and_metadata(
         "video-uuid": video.video_uuid,
         "seed": "7",
         "cost": "0.15",
-        "sha256": landed.sha256,
     }
+    assert _tags(s3_client, s3_bucket, key) == {"sha256": landed.sha256, "size": str(len(mp4_bytes))}
     assert s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == mp4_bytes
     assert landed.video is video and landed.video_uuid == video.video_uuid
 
@@ -145,12 +156,13 @@ def test_large_video_goes_multipart_with_bounded_parts(
         aws_conn_id=aws_conn,
         chunk_size=5 * MiB,
     )
-    assert s3_calls["UploadPart"] == 3 and s3_calls["PutObject"] == 0 and s3_calls["CopyObject"] == 1
+    # The digest goes in tags: no server-side copy of the object onto itself.
+    assert s3_calls["UploadPart"] == 3 and s3_calls["PutObject"] == 0 and s3_calls["CopyObject"] == 0
+    assert s3_calls["PutObjectTagging"] == 1
     key = parse_s3_uri(landed.s3_uri).key
     head = s3_client.head_object(Bucket=s3_bucket, Key=key)
-    assert (
-        head["ContentLength"] == len(body) and head["Metadata"]["sha256"] == hashlib.sha256(body).hexdigest()
-    )
+    assert head["ContentLength"] == len(body) and landed.sha256 == hashlib.sha256(body).hexdigest()
+    assert _tags(s3_client, s3_bucket, key) == {"sha256": landed.sha256, "size": str(len(body))}
     assert head["ContentType"] == "video/mp4"
     assert s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == body
 
@@ -326,7 +338,8 @@ def test_presigned_put_then_verify_delivered(
     final = f"direct/{TASK}/00-{video.video_uuid}.mp4"
     assert landed.s3_uri == f"s3://{s3_bucket}/{final}" and _keys(s3_client, s3_bucket) == [final]  # moved
     head = s3_client.head_object(Bucket=s3_bucket, Key=final)
-    assert head["Metadata"]["video-uuid"] == video.video_uuid and head["Metadata"]["sha256"] == landed.sha256
+    assert head["Metadata"]["video-uuid"] == video.video_uuid
+    assert _tags(s3_client, s3_bucket, final)["sha256"] == landed.sha256
     assert head["ContentType"] == "video/mp4"
     assert media_server.requests[f"HEAD /video/{video.video_uuid}.mp4"] == 1  # size check only
 
