@@ -27,10 +27,13 @@ import httpx
 import pytest
 
 from airflow_provider_wan.errors import RunwareTransportError
+from airflow_provider_wan.media import downloads
+from airflow_provider_wan.media.downloads import DownloadPolicy
 from airflow_provider_wan.media.landing import LandedVideo, land_videos
 from airflow_provider_wan.media.s3 import S3Location, parse_s3_uri
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy
+from tests.conftest import LOCAL_DOWNLOADS
 
 TASK = "7c0e1d9a-3b7f-4f0e-9d51-2a6c1e0b9f33"
 MiB = 1024 * 1024
@@ -116,12 +119,22 @@ def calls(s3_client: Any) -> Counter[str]:
     return counter
 
 
+def _mp4ish(size: int) -> bytes:
+    """``size`` random bytes behind an MP4 ``ftyp`` box header: downloads are sniffed for a video."""
+    header = b"\x00\x00\x00\x18ftypisom"
+    return header + os.urandom(size - len(header))
+
+
 def _land(s3_client: Any, bucket: str, video: VideoResult, **kwargs: Any) -> LandedVideo:
     kwargs.setdefault("chunk_size", PART)
+    kwargs.setdefault("downloads", LOCAL)  # the loopback server speaks plain http
     (landed,) = land_videos(
         [video], task_uuid=TASK, location=S3Location(bucket, "out/"), s3=s3_client, retry=ONE_TRY, **kwargs
     )
     return landed
+
+
+LOCAL = DownloadPolicy.from_extras(LOCAL_DOWNLOADS)
 
 
 def _incomplete(s3_client: Any, bucket: str) -> list[Any]:
@@ -157,7 +170,7 @@ class TaskTerminated(BaseException):
 def test_truncated_download_mid_upload_aborts_the_upload(
     s3_client: Any, s3_bucket: str, server: VideoServer, calls: Counter[str]
 ) -> None:
-    video = server.video(os.urandom(7 * MiB), announced=12 * MiB)  # a CDN dropping the connection mid-way
+    video = server.video(_mp4ish(7 * MiB), announced=12 * MiB)  # a CDN dropping the connection mid-way
     with pytest.raises(RunwareTransportError, match=video.video_uuid):
         _land(s3_client, s3_bucket, video)
     assert calls["CreateMultipartUpload"] == 1 and calls["AbortMultipartUpload"] == 1
@@ -169,7 +182,7 @@ def test_s3_failure_mid_upload_aborts_the_upload(
 ) -> None:
     from botocore.exceptions import EndpointConnectionError
 
-    video = server.video(os.urandom(12 * MiB))
+    video = server.video(_mp4ish(12 * MiB))
     parts = Counter[str]()
 
     def second_part_fails(**_: Any) -> None:
@@ -189,7 +202,7 @@ def test_interrupting_the_landing_thread_aborts_promptly(
     interruption: type[BaseException], s3_client: Any, s3_bucket: str, server: VideoServer
 ) -> None:
     # 6 MiB at once (one part), then 40 MiB trickling: ~13 s more of download if nothing stopped it.
-    video = server.video(os.urandom(46 * MiB), fast_bytes=6 * MiB)
+    video = server.video(_mp4ish(46 * MiB), fast_bytes=6 * MiB)
     main = threading.main_thread().ident
     assert main == threading.get_ident()
 
@@ -210,9 +223,9 @@ def test_interrupting_the_landing_thread_aborts_promptly(
 
 
 def test_base_exception_in_the_reading_thread_aborts_the_upload(
-    s3_client: Any, s3_bucket: str, server: VideoServer
+    s3_client: Any, s3_bucket: str, server: VideoServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    video = server.video(os.urandom(12 * MiB))
+    video = server.video(_mp4ish(12 * MiB))
 
     class Cancelled(httpx.SyncByteStream):  # the reading thread is cancelled mid-download
         def __init__(self, inner: Any) -> None:
@@ -228,14 +241,16 @@ def test_base_exception_in_the_reading_thread_aborts_the_upload(
         def close(self) -> None:
             self.inner.close()
 
-    class Transport(httpx.HTTPTransport):
-        def handle_request(self, request: httpx.Request) -> httpx.Response:
-            response = super().handle_request(request)
-            response.stream = Cancelled(response.stream)
-            return response
+    guarded = downloads._GuardedTransport.handle_request
 
-    with httpx.Client(transport=Transport()) as http, pytest.raises(asyncio.CancelledError):
-        _land(s3_client, s3_bucket, video, http_client=http)
+    def handle_request(self: Any, request: httpx.Request) -> httpx.Response:
+        response = guarded(self, request)
+        response.stream = Cancelled(response.stream)
+        return response
+
+    monkeypatch.setattr(downloads._GuardedTransport, "handle_request", handle_request)
+    with pytest.raises(asyncio.CancelledError):
+        _land(s3_client, s3_bucket, video)
     assert _incomplete(s3_client, s3_bucket) == [] and _keys(s3_client, s3_bucket) == []
 
 
@@ -243,7 +258,7 @@ def test_cancelling_the_awaiting_task_leaves_no_incomplete_upload(
     s3_client: Any, s3_bucket: str, server: VideoServer
 ) -> None:
     # A thread cannot be cancelled: the landing it runs goes on to a complete object (or an abort).
-    body = os.urandom(12 * MiB)
+    body = _mp4ish(12 * MiB)
     video = server.video(body, fast_bytes=6 * MiB)
 
     async def cancelled() -> None:
@@ -264,7 +279,7 @@ def test_cancelling_the_awaiting_task_leaves_no_incomplete_upload(
 def test_intact_object_is_reused_without_a_download(
     size: int, s3_client: Any, s3_bucket: str, server: VideoServer, calls: Counter[str]
 ) -> None:
-    body = os.urandom(size)
+    body = _mp4ish(size)
     video = server.video(body)
     first = _land(s3_client, s3_bucket, video)
     assert calls["CopyObject"] == 0 and first.sha256 == hashlib.sha256(body).hexdigest()
@@ -293,13 +308,13 @@ def test_tampered_object_is_detected_and_landed_again(
     server: VideoServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    body = os.urandom(size)
+    body = _mp4ish(size)
     video = server.video(body)
     first = _land(s3_client, s3_bucket, video)
     key = parse_s3_uri(first.s3_uri).key
     head = s3_client.head_object(Bucket=s3_bucket, Key=key)
     tags = s3_client.get_object_tagging(Bucket=s3_bucket, Key=key)["TagSet"]
-    forged = os.urandom(size) if tamper == "same-size-other-bytes" else body[: size // 2]
+    forged = _mp4ish(size) if tamper == "same-size-other-bytes" else body[: size // 2]
     # Overwritten with the metadata and tags of the real video copied over: only the bytes differ.
     s3_client.put_object(
         Bucket=s3_bucket,
@@ -321,7 +336,7 @@ def test_tampered_object_is_detected_and_landed_again(
 def test_object_without_a_recorded_digest_is_landed_again(
     s3_client: Any, s3_bucket: str, server: VideoServer
 ) -> None:
-    body = os.urandom(1000)
+    body = _mp4ish(1000)
     video = server.video(body)
     first = _land(s3_client, s3_bucket, video)
     key = parse_s3_uri(first.s3_uri).key
@@ -334,13 +349,13 @@ def test_object_landed_by_an_earlier_release_is_checked_by_its_bytes(
     s3_client: Any, s3_bucket: str, server: VideoServer
 ) -> None:
     # Earlier releases recorded the digest as metadata (set by a server-side copy); no tags.
-    body = os.urandom(2000)
+    body = _mp4ish(2000)
     video = server.video(body)
     key = f"out/{TASK}/00-{video.video_uuid}.mp4"
     meta = {"task-uuid": TASK, "video-uuid": video.video_uuid, "sha256": hashlib.sha256(body).hexdigest()}
     s3_client.put_object(Bucket=s3_bucket, Key=key, Body=body, Metadata=meta)
     assert _land(s3_client, s3_bucket, video).skipped and server.hits(video) == 0
-    s3_client.put_object(Bucket=s3_bucket, Key=key, Body=os.urandom(2000), Metadata=meta)
+    s3_client.put_object(Bucket=s3_bucket, Key=key, Body=_mp4ish(2000), Metadata=meta)
     again = _land(s3_client, s3_bucket, video)
     assert not again.skipped and server.hits(video) == 1
     assert s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == body
