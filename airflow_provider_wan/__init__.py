@@ -58,4 +58,23 @@ def get_provider_info() -> dict[str, Any]:
             {"name": "wan_video", "class-name": "airflow_provider_wan.decorators.wan_video.wan_video_task"}
         ],
         "extra-links": ["airflow_provider_wan.links.RunwareVideoLink"],
+        "config": {
+            "wan": {
+                "description": "Settings of the Runware Wan provider that are the deployment's, not a DAG's.",
+                "options": {
+                    "allowed_local_roots": {
+                        "description": (
+                            "Comma-separated absolute folders that local media paths may be read from, "
+                            "checked after resolving symlinks (docs/security.md). Unset: the DAGs folder "
+                            "and the running DAG's bundle. Set but empty: no local files at all. An "
+                            "operator's allowed_local_roots argument takes precedence."
+                        ),
+                        "version_added": None,
+                        "type": "string",
+                        "example": "/opt/airflow/media,/data/shared/wan-inputs",
+                        "default": None,
+                    }
+                },
+            }
+        },
     }

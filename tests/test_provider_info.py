@@ -44,3 +44,30 @@ def test_airflow_cli_shows_provider_and_hook() -> None:
     hooks = json.loads(_airflow("providers", "hooks", "-o", "json"))
     runware = [h for h in hooks if h.get("connection_type") == "runware"]
     assert runware and runware[0]["class"] == "airflow_provider_wan.hooks.runware.RunwareHook"
+
+
+def test_the_wan_config_section_is_declared_and_unset_by_default() -> None:
+    """``[wan] allowed_local_roots`` shows in ``airflow config list``; unset, local_roots falls back to the
+    DAGs folder (an empty default would mean "no local files at all")."""
+    env = {**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env.pop("AIRFLOW__WAN__ALLOWED_LOCAL_ROOTS", None)
+    env["AIRFLOW__CORE__UNIT_TEST_MODE"] = "False"  # its dags_folder is a '{TEST_DAGS_FOLDER}' placeholder
+    listed = subprocess.run(
+        [AIRFLOW, "config", "list", "--section", "wan"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=True,
+    ).stdout
+    assert "[wan]" in listed and "allowed_local_roots" in listed
+    code = (
+        "from airflow.configuration import conf; from airflow_provider_wan.media.local import local_roots; "
+        "print(conf.get('wan', 'allowed_local_roots', fallback=None)); "
+        "from pathlib import Path; "
+        "print(Path(conf.get('core', 'dags_folder')).absolute() in [r.absolute() for r in local_roots()])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True
+    ).stdout.split()
+    assert out[-2:] == ["None", "True"], out
