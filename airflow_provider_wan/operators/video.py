@@ -9,14 +9,15 @@ from airflow_provider_wan import arguments, budget, idempotency
 from airflow_provider_wan.errors import InvalidRequestError
 from airflow_provider_wan.idempotency import ti_identity
 from airflow_provider_wan.media.references import S3InputMode
-from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, WanVideoRequest
 from airflow_provider_wan.operators.runware import RunwareVideoOperator
 from airflow_provider_wan.wan_family import WAN_FAMILY, check_wan_model, family_wire
+from airflow_provider_wan.wire_names import FIELD_NAMES, MODEL_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_provider_wan.generic import RunwareVideoRequest, VideoSubmission
+    from airflow_provider_wan.models import WanVideoRequest
 
 
 class WanVideoOperator(RunwareVideoOperator):
@@ -109,6 +110,8 @@ class WanVideoOperator(RunwareVideoOperator):
 
     def build_values(self) -> dict[str, Any]:
         """The parameters of ``request`` (checked on its own) overridden by the keyword arguments (no I/O)."""
+        from airflow_provider_wan.models import WanVideoRequest  # pydantic: at run time, not at parse time
+
         values: dict[str, Any] = {}
         if self.request:
             # Media references (paths, s3:// URIs) stay as given: they are resolved after the checks.
@@ -126,7 +129,8 @@ class WanVideoOperator(RunwareVideoOperator):
     def build_request(self) -> WanVideoRequest | RunwareVideoRequest:
         """The request validated (no I/O), media references unresolved: against every rule of the Wan2.7
         model page, or for another Wan version against the fields and ranges its SDK type declares."""
-        from airflow_provider_wan.generic import RunwareVideoRequest, wire_object  # not at parse time (B5)
+        from airflow_provider_wan.generic import RunwareVideoRequest, wire_object
+        from airflow_provider_wan.models import WanVideoRequest
 
         spec = WAN_FAMILY.get(str(self.model))
         if spec is None:
