@@ -9,7 +9,7 @@ imported, and from the older home on 3.1. Everything else the provider uses is i
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "AirflowFailException",
@@ -50,7 +50,15 @@ else:
             AirflowSkipException,
             TaskDeferred,
         )
-    try:  # Airflow >= 3.2
-        from airflow.sdk.bases.decorator import determine_kwargs
-    except ImportError:
-        from airflow.utils.operator_helpers import determine_kwargs
+
+    def __getattr__(name: str) -> Any:
+        """``determine_kwargs`` on first use: its module (the TaskFlow decorator machinery) costs
+        milliseconds of every DAG file's parse and only the ``@task.wan_video`` decorator needs it."""
+        if name != "determine_kwargs":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        try:  # Airflow >= 3.2
+            from airflow.sdk.bases.decorator import determine_kwargs
+        except ImportError:
+            from airflow.utils.operator_helpers import determine_kwargs
+        globals()["determine_kwargs"] = determine_kwargs
+        return determine_kwargs

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.sdk import BaseOperator
 
-from airflow_provider_wan.results import VideoResult, XComValue, parse_event, xcom_value
-
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
@@ -20,6 +18,7 @@ if TYPE_CHECKING:
     from airflow_provider_wan.media.landing import LandedVideo
     from airflow_provider_wan.media.s3 import S3Location
     from airflow_provider_wan.poller import Wait
+    from airflow_provider_wan.results import VideoResult, XComValue
 
 # The framework backstop fires this long after the trigger's own deadline, so the trigger's timeout
 # event (with its clear message) normally wins.
@@ -64,6 +63,8 @@ class RunwareTask(BaseOperator):
         """The task's XCom value, once every video is in S3 (with a destination); raises the Runware error
         when the event says the task failed. Unless given, the estimate and output format come from the
         operator's echo in the event (``execute_complete`` runs on a fresh instance)."""
+        from airflow_provider_wan.results import parse_event, xcom_value
+
         parsed = parse_event(event)
         lander = None
         destination = self.destination

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -53,8 +52,10 @@ from airflow_provider_wan.presets import SIZE_PRESETS as SIZE_PRESETS
 from airflow_provider_wan.presets import SizePreset as SizePreset
 from airflow_provider_wan.presets import Tier as Tier
 from airflow_provider_wan.presets import preset_for_size as preset_for_size
+from airflow_provider_wan.wire_names import FIELD_NAMES as FIELD_NAMES
+from airflow_provider_wan.wire_names import MODEL_ID as MODEL_ID
+from airflow_provider_wan.wire_names import WIRE_PATHS as WIRE_PATHS
 
-MODEL_ID: Final = "alibaba:wan@2.7"
 TASK_TYPE: Final = "videoInference"
 DELIVERY_METHOD: Final = "async"  # the only delivery method Wan2.7 accepts
 
@@ -358,10 +359,9 @@ class WanVideoRequest(WanModel):
         return self.model_copy(update=update)
 
 
-#: Field name -> dotted wire path (``"reference_images"`` -> ``"inputs.referenceImages"``).
-WIRE_PATHS: Final[Mapping[str, str]] = MappingProxyType(WanVideoRequest.wire_paths())
-#: The snake_case request parameters, in wire order (the operator's request keyword arguments).
-FIELD_NAMES: Final[tuple[str, ...]] = tuple(WIRE_PATHS)
+# The parse-time table (wire_names, no pydantic) must be exactly this model's fields and aliases, in order.
+if list(WanVideoRequest.wire_paths().items()) != list(WIRE_PATHS.items()):
+    raise ImportError("wire_names.WIRE_PATHS differs from WanVideoRequest's fields and aliases")
 # Wire keys that can never be a snake_case field name: their presence marks a dict as wire JSON.
 _WIRE_ONLY_KEYS: Final = frozenset(
     {p.split(".")[0] for p in WIRE_PATHS.values()} | set(_ENVELOPE) | {"taskUUID"}

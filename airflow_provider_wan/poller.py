@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from airflow_provider_wan.errors import NON_FINITE, RunwareError, RunwareTimeoutError
-from airflow_provider_wan.results import TaskEvent, TaskState, task_event
 
 if TYPE_CHECKING:  # the client (httpx calls, retries) is the triggerer's, not the DAG parser's
     from airflow_provider_wan.client import AsyncRunwareClient, ClientConfig
+    from airflow_provider_wan.results import TaskEvent, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -169,6 +169,8 @@ class Wait(NamedTuple):
             error = polled.errors[0] if status == "error" else None
             # Unknown right after the submit can be propagation delay: keep looking for a while.
             if error is None or error.category != "not_found" or polled.results or elapsed >= NOT_FOUND_GRACE:
+                from airflow_provider_wan.results import task_event  # not at DAG-parse time (B5)
+
                 event = task_event(
                     "success" if error is None else "error",
                     uuid,
@@ -195,6 +197,8 @@ class Wait(NamedTuple):
             code="waitTimeout",
             task_uuid=self.task_uuid,
         )
+        from airflow_provider_wan.results import task_event
+
         return Done(
             task_event("timeout", self.task_uuid, error=error, expected_results=self.expected_results)
         )
@@ -289,6 +293,8 @@ class CoalescingPoller:
                 for uuid in chunk:
                     _resolve(futures[uuid], err)
                 return
+        from airflow_provider_wan.results import TaskState
+
         for uuid in chunk:
             _resolve(futures[uuid], states.get(uuid, TaskState(uuid)))
 

@@ -20,8 +20,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_wan.redaction import mask_url_tokens
-
 if TYPE_CHECKING:
     import jinja2
     from airflow.sdk import Context
@@ -93,6 +91,8 @@ class TemplateFilesMixin:
         jinja_env: jinja2.Environment,
         seen_oids: set[int],
     ) -> None:
+        from airflow_provider_wan.redaction import mask_url_tokens  # at render time, not at parse time
+
         base: Any = super()
         if parent is not self:  # a nested object's own template fields: Airflow's rules apply
             base._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)

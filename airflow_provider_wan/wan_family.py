@@ -14,8 +14,10 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from airflow_provider_wan.errors import InvalidRequestError
-from airflow_provider_wan.fields import shown
-from airflow_provider_wan.models import MODEL_ID, WIRE_PATHS
+from airflow_provider_wan.wire_names import MODEL_ID, WIRE_PATHS
+
+# ``fields.shown`` is imported where a message needs it: ``fields`` builds pydantic types, and this module
+# is imported while DAG files are parsed (the operator checks ``model=`` there).
 
 #: Wire keys every Wan model on Runware takes (the envelope ``taskType``/``taskUUID``/``model``/
 #: ``deliveryMethod`` aside).
@@ -39,6 +41,8 @@ class WanModel:
 
     def check(self, body: Mapping[str, Any]) -> None:
         """Refuse keys the model does not take and values outside its declared ranges."""
+        from airflow_provider_wan.fields import shown
+
         for key in body:
             if key not in self.fields:
                 raise InvalidRequestError(
@@ -57,6 +61,8 @@ class WanModel:
             self._check_duration(body["duration"])
 
     def _check_duration(self, value: Any) -> None:
+        from airflow_provider_wan.fields import shown
+
         seconds = value
         if isinstance(value, str) and self.string_durations and value.strip().isdigit():
             seconds = int(value)
@@ -105,6 +111,8 @@ _BOOL_PATHS: Final = frozenset({"includeCost", "settings.audio", "settings.promp
 
 def check_wan_model(model: object) -> str:
     if model not in WAN_MODELS:
+        from airflow_provider_wan.fields import shown
+
         raise InvalidRequestError(
             f"must be a Wan video model on Runware, got {shown(model)} (RunwareVideoOperator takes any "
             "other model)",
@@ -118,6 +126,8 @@ def family_wire(spec: WanModel, request: Mapping[str, Any], values: Mapping[str,
     """The wire request for ``spec``: ``request`` (wire keys, or the operator's snake_case names) overridden
     by the keyword arguments ``values`` (snake_case). ``settings.*`` options go under 2.6's
     ``providerSettings``; templated numbers and flags are read from their text."""
+    from airflow_provider_wan.fields import shown
+
     body: dict[str, Any] = {}
     for name, value in [*request.items(), *values.items()]:
         generic = WIRE_PATHS.get(name, name)

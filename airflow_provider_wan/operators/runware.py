@@ -12,16 +12,17 @@ from airflow_provider_wan import arguments, budget
 from airflow_provider_wan.compat import AirflowFailException, conf
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError
 from airflow_provider_wan.finish import RunwareTask
-from airflow_provider_wan.generic import RunwareVideoRequest, VideoSubmission, check_model
 from airflow_provider_wan.idempotency import MAX_GENERATIONS, task_uuid_for, ti_identity
 from airflow_provider_wan.lineage import LineageMixin
 from airflow_provider_wan.links import RunwareVideoLink
 from airflow_provider_wan.poller import DEFAULT_CADENCE, Failed, Poll, PollCadence, Step, Wait
-from airflow_provider_wan.results import TaskEvent, TaskState, XComValue
 from airflow_provider_wan.templates import TemplateFilesMixin
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_wan.generic import VideoSubmission
+    from airflow_provider_wan.results import TaskEvent, TaskState, XComValue
 
 Delivery = Literal["stream", "upload_endpoint"]
 
@@ -114,11 +115,15 @@ class RunwareVideoOperator(TemplateFilesMixin, LineageMixin, RunwareTask):
             raise InvalidRequestError(
                 "give the model's request (positivePrompt or inputs)", parameter="request"
             )
+        from airflow_provider_wan.generic import RunwareVideoRequest  # at run time, not at parse time
+
         return RunwareVideoRequest.build(self.model, self.request)
 
     def validate_arguments(self) -> tuple[float | None, float | None]:
         """Check the rendered non-request arguments (before any request): the budget and the given
         estimate, in USD."""
+        from airflow_provider_wan.generic import check_model
+
         check_model(self.model)
         arguments.check_conn_id("runware_conn_id", self.runware_conn_id)
         arguments.check_conn_id("aws_conn_id", self.aws_conn_id, optional=True)

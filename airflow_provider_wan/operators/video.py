@@ -7,23 +7,17 @@ from typing import TYPE_CHECKING, Any, get_args
 
 from airflow_provider_wan import arguments, budget, idempotency
 from airflow_provider_wan.errors import InvalidRequestError
-from airflow_provider_wan.generic import (
-    RunwareVideoRequest,
-    VideoSubmission,
-    WithExtraFields,
-    check_extra_fields,
-    fingerprint_with,
-    wire_object,
-)
 from airflow_provider_wan.idempotency import ti_identity
 from airflow_provider_wan.media.references import S3InputMode
-from airflow_provider_wan.models import FIELD_NAMES, MODEL_ID, WanVideoRequest
 from airflow_provider_wan.operators.runware import RunwareVideoOperator
-from airflow_provider_wan.pricing import estimate
 from airflow_provider_wan.wan_family import WAN_FAMILY, check_wan_model, family_wire
+from airflow_provider_wan.wire_names import FIELD_NAMES, MODEL_ID
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+    from airflow_provider_wan.generic import RunwareVideoRequest, VideoSubmission
+    from airflow_provider_wan.models import WanVideoRequest
 
 
 class WanVideoOperator(RunwareVideoOperator):
@@ -116,6 +110,8 @@ class WanVideoOperator(RunwareVideoOperator):
 
     def build_values(self) -> dict[str, Any]:
         """The parameters of ``request`` (checked on its own) overridden by the keyword arguments (no I/O)."""
+        from airflow_provider_wan.models import WanVideoRequest  # pydantic: at run time, not at parse time
+
         values: dict[str, Any] = {}
         if self.request:
             # Media references (paths, s3:// URIs) stay as given: they are resolved after the checks.
@@ -133,6 +129,9 @@ class WanVideoOperator(RunwareVideoOperator):
     def build_request(self) -> WanVideoRequest | RunwareVideoRequest:
         """The request validated (no I/O), media references unresolved: against every rule of the Wan2.7
         model page, or for another Wan version against the fields and ranges its SDK type declares."""
+        from airflow_provider_wan.generic import RunwareVideoRequest, wire_object
+        from airflow_provider_wan.models import WanVideoRequest
+
         spec = WAN_FAMILY.get(str(self.model))
         if spec is None:
             return WanVideoRequest.from_any(self.build_values())
@@ -151,6 +150,8 @@ class WanVideoOperator(RunwareVideoOperator):
         return cap, given
 
     def fingerprint(self, checked: Any) -> str:
+        from airflow_provider_wan.generic import check_extra_fields, fingerprint_with
+
         # Unchanged without extra fields, so the task UUIDs of existing DAGs stay the same.
         extra = check_extra_fields(self.extra_fields, checked.to_wire())
         return fingerprint_with(checked.fingerprint(), extra)
@@ -158,6 +159,8 @@ class WanVideoOperator(RunwareVideoOperator):
     def prepare(
         self, checked: Any, fingerprint: str, cap: float | None, given: float | None, context: Context
     ) -> tuple[VideoSubmission, str, dict[str, Any]]:
+        from airflow_provider_wan.generic import RunwareVideoRequest, WithExtraFields, check_extra_fields
+
         if isinstance(checked, RunwareVideoRequest):  # another Wan version: the general path
             request, fingerprint, echo = super().prepare(checked, fingerprint, cap, given, context)
         else:
@@ -171,6 +174,7 @@ class WanVideoOperator(RunwareVideoOperator):
         """Budget and media of a Wan2.7 request (its price is known), before any Runware request."""
         from airflow_provider_wan.media.checks import CheckedInputs, check_media_inputs
         from airflow_provider_wan.media.local import local_roots
+        from airflow_provider_wan.pricing import estimate
 
         input_seconds = self._input_seconds
         if self.delivery == "upload_endpoint":
