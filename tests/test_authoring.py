@@ -77,6 +77,11 @@ def test_decorated_prompt_and_request_return_the_operator_contract(emulator) -> 
     assert wire["negativePrompt"] == "blurry"  # a decorator argument joins the returned request
     assert emulator.ledger()["submissions"] == 2
     assert API_KEY not in str(prompt)
+    from airflow_provider_wan.plugins.spend_app import load_records
+
+    # The spend view counts decorated tasks too (their task_type is the decorator's name).
+    records = {r.value["task_uuid"] for r in load_records({"wan_decorated"}, days=1) if r.value}
+    assert {prompt["task_uuid"], request["task_uuid"]} <= records
 
 
 def test_decorated_mapping_expands_over_the_function_arguments(emulator) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from airflow.models.xcom import XComModel
 from airflow.utils.session import create_session
 from fastapi import Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from airflow_provider_wan.plugins.spend_page import render_page
@@ -26,6 +26,8 @@ from airflow_provider_wan.plugins.spend_report import SpendReport, TaskRecord
 
 # task_type of the provider's tasks in the task_instance table.
 TASK_TYPES = ("WanVideoOperator", "RunwareVideoOperator", "RunwareVideoSensor")
+# ...and of @task.wan_video tasks, whose task_type is an internal class: their custom operator name.
+DECORATOR_NAMES = ("@task.wan_video",)
 MAX_DAYS = 366
 
 
@@ -73,7 +75,8 @@ def load_records(dag_ids: set[str], *, days: int) -> list[TaskRecord]:
         select(*columns, value.value.label("value"), seconds.value.label("seconds"))
         .outerjoin(value, of_ti(value, "return_value"))
         .outerjoin(seconds, of_ti(seconds, "video_seconds"))
-        .where(ti.operator.in_(TASK_TYPES), ti.dag_id.in_(dag_ids))
+        .where(or_(ti.operator.in_(TASK_TYPES), ti.custom_operator_name.in_(DECORATOR_NAMES)))
+        .where(ti.dag_id.in_(dag_ids))
         .where(func.coalesce(ti.end_date, ti.start_date) >= since)
     )
     records = []

@@ -168,8 +168,8 @@ def render_page(report: SpendReport, *, ui_root: str = "/") -> str:
 <html lang="en"><head><meta charset="utf-8"><title>Runware spend</title><style>{STYLE}</style></head>
 <body>
 <h1>Runware spend</h1>
-<p class="muted">What the WanVideoOperator and RunwareVideoSensor tasks recorded, {first_day} to
-{report.today.isoformat()} (UTC).
+<p class="muted">What the WanVideoOperator, RunwareVideoOperator, @task.wan_video and RunwareVideoSensor
+tasks recorded, {first_day} to {report.today.isoformat()} (UTC).
 <form method="get"><select name="days" aria-label="Window">{options}</select>
 <button type="submit">Show</button></form></p>
 {empty}<div class="cards">{cards}</div>
