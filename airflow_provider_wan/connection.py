@@ -21,6 +21,11 @@ EXTRA_DEFAULTS: dict[str, float] = {
     "backoff_max": 20.0,
     "max_connections": 20,
     "max_response_bytes": 32 * 1024 * 1024,
+    # Result downloads (media.downloads.DownloadPolicy). Its two exceptions (download_allow_http,
+    # download_allowed_networks) are left to the Extra JSON: they widen what a videoURL may reach.
+    "download_max_bytes": 1024**3,
+    "download_deadline_seconds": 900.0,
+    "download_max_redirects": 5,
 }
 
 
@@ -55,6 +60,15 @@ CONN_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     ),
     "max_response_bytes": _field(
         "Max answer size (bytes)", "integer", 1024, "A larger answer from Runware is refused, not read."
+    ),
+    "download_max_bytes": _field(
+        "Max video download (bytes)", "integer", 1, "A larger result video is refused, not landed."
+    ),
+    "download_deadline_seconds": _field(
+        "Video download deadline (s)", "number", 1, "One result download, connect to last byte."
+    ),
+    "download_max_redirects": _field(
+        "Max download redirects", "integer", 0, "Each redirect target is checked like the first URL."
     ),
 }
 for _name, _spec in CONN_EXTRA_FIELDS.items():

@@ -530,12 +530,17 @@ def test_connection_form_defaults_are_the_clients_defaults() -> None:
 
     from airflow_provider_wan.client import ClientConfig
     from airflow_provider_wan.connection import EXTRA_DEFAULTS
+    from airflow_provider_wan.media.downloads import EXTRAS, DownloadPolicy
     from airflow_provider_wan.retry import RetryPolicy
 
-    defaults = {
-        f.name: f.default
-        for cls in (ClientConfig, RetryPolicy)
-        for f in fields(cls)
-        if isinstance(f.default, (int, float)) and not isinstance(f.default, bool)
-    }
+    def numeric(cls: type) -> dict[str, object]:
+        return {
+            f.name: f.default
+            for f in fields(cls)
+            if isinstance(f.default, (int, float)) and not isinstance(f.default, bool)
+        }
+
+    defaults = {**numeric(ClientConfig), **numeric(RetryPolicy)}
+    download = numeric(DownloadPolicy)
+    defaults.update({extra: download[attr] for extra, attr in EXTRAS.items() if attr in download})
     assert {k: float(v) for k, v in defaults.items()} == {k: float(v) for k, v in EXTRA_DEFAULTS.items()}
