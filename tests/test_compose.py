@@ -54,7 +54,8 @@ HEALTHCHECK_MARKERS = {
 DAGS_MOUNT = "./dags_examples:/opt/airflow/dags"
 EMULATOR_URL = "http://runware-emulator:8765/v1"
 
-_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::?-(?P<default>[^}]*))?\}")
+# ``${X:-d}`` and ``${X-d}`` (``colon`` tells them apart; tests/security/test_compose_secrets.py needs it).
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<colon>:?)-(?P<default>[^}]*))?\}")
 # The emulator's videos come over plain http from the compose network (docker/check_secrets.py refuses
 # these with a real endpoint).
 EMULATOR_DOWNLOADS = {

@@ -116,15 +116,26 @@ class WanVideoOperator(RunwareVideoOperator):
         if self.request:
             # Media references (paths, s3:// URIs) stay as given: they are resolved after the checks.
             values = WanVideoRequest.from_any(self.request).model_dump(exclude_unset=True)
-        for name in FIELD_NAMES:
-            value = getattr(self, name, None)
-            if value is not None and not (name == "include_cost" and value is True):  # True: the default
-                values[name] = value
-        if self.size is not None:
-            preset = arguments.check_size(self.size)
-            values.setdefault("width", preset.width)
-            values.setdefault("height", preset.height)
+        values.update(self._keyword_values())
+        for name, value in self._size_values().items():
+            values.setdefault(name, value)
         return values
+
+    def _keyword_values(self) -> dict[str, Any]:
+        """The request fields given as keyword arguments (``include_cost=True`` is the default: left out)."""
+        return {
+            name: value
+            for name in FIELD_NAMES
+            if (value := getattr(self, name, None)) is not None
+            and not (name == "include_cost" and value is True)
+        }
+
+    def _size_values(self) -> dict[str, Any]:
+        """Width and height of the ``size`` preset, if one is given."""
+        if self.size is None:
+            return {}
+        preset = arguments.check_size(self.size)
+        return {"width": preset.width, "height": preset.height}
 
     def build_request(self) -> WanVideoRequest | RunwareVideoRequest:
         """The request validated (no I/O), media references unresolved: against every rule of the Wan2.7
@@ -135,12 +146,7 @@ class WanVideoOperator(RunwareVideoOperator):
         spec = WAN_FAMILY.get(str(self.model))
         if spec is None:
             return WanVideoRequest.from_any(self.build_values())
-        values = {name: getattr(self, name) for name in FIELD_NAMES if getattr(self, name, None) is not None}
-        if values.get("include_cost") is True:
-            del values["include_cost"]  # the default
-        if self.size is not None:
-            preset = arguments.check_size(self.size)
-            values = {"width": preset.width, "height": preset.height, **values}
+        values = {**self._size_values(), **self._keyword_values()}
         request = wire_object(self.request, "request") if self.request else {}
         return RunwareVideoRequest.build(self.model, family_wire(spec, request, values))
 

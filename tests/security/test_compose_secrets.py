@@ -17,10 +17,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.test_compose import _VAR
+
 ROOT = Path(__file__).resolve().parents[2]
 DOCKER = ROOT / "docker"
 CHECK = DOCKER / "check_secrets.py"
-_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<colon>:?)-(?P<default>[^}]*))?\}")
 REAL = "https://api.runware.ai/v1"
 OWN_SECRETS = {
     "AIRFLOW_JWT_SECRET": "a-jwt-secret-of-my-own-4c2f",
