@@ -159,6 +159,22 @@ def test_b1_worker_hold() -> None:
     _non_negative(result)
 
 
+@pytest.mark.slow
+def test_b4_s3_copy() -> None:
+    from benchmarks import b4_s3_copy
+
+    result = b4_s3_copy.main(["--size-mb", "20", "--rounds", "2"])
+    assert len(result["rounds"]) == 2 and len(result["round_ratios"]) == 2
+    for pair in result["rounds"]:
+        assert set(pair) == set(b4_s3_copy.VARIANTS)
+        land = pair["land_videos"]
+        assert land["tags"]["sha256"] == land["sha256"] and land["tags"]["size"] == str(20 * 1024 * 1024)
+        assert land["s3_operations"]["UploadPart"] == 3  # 20 MiB in parts of 8 MiB
+    assert result["throughput_ratio"] == pytest.approx(sum(result["round_ratios"]) / 2)  # the median of 2
+    _goals_ok(result)
+    _non_negative(result)
+
+
 def test_runner_writes_results_and_records_failures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from benchmarks import run
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareNotFoundError
 from airflow_provider_wan.media.downloads import Download, DownloadPolicy, Fetcher, host_of
 from airflow_provider_wan.media.formats import MediaFormat, output_format_for
+from airflow_provider_wan.media.multipart import MIN_PART_SIZE, PartPlan, upload_stream
 from airflow_provider_wan.media.s3 import (
     NOT_FOUND_CODES,
     S3Location,
@@ -31,15 +32,12 @@ from airflow_provider_wan.media.s3 import (
     s3_failure,
     sha256_checksum,
     tagging,
-    transfer_config,
-    upload_stream,
     verified_sha256,
 )
 from airflow_provider_wan.results import VideoResult
 from airflow_provider_wan.retry import RetryPolicy, retry_after_seconds
 
 if TYPE_CHECKING:
-    from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
 
     from airflow_provider_wan.hooks.runware import RunwareHook
@@ -48,10 +46,10 @@ log = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 # Part size and parts uploading at once, from B4 (docs/benchmarks.md): below 4 parts in flight the upload
-# is slower, above it no faster; 4 x 6 MiB peaks near 47 MB of RSS growth (4 x 8 MiB: 59; the bound is 64).
-DEFAULT_CHUNK_SIZE = 6 * MiB
+# is slower, above it no faster; fewer, larger parts are faster. 5 buffers of 8 MiB: ~42 MB of RSS growth
+# (10 MiB: ~59; the bound is 64).
+DEFAULT_CHUNK_SIZE = 8 * MiB
 DEFAULT_UPLOAD_CONCURRENCY = 4
-MIN_PART_SIZE = 5 * MiB  # S3's minimum for every multipart part but the last
 EXPIRED_STATUSES = frozenset({403, 404, 410})
 # Three tries per video, a few seconds apart: a CDN hiccup, not an outage, is what this absorbs.
 LANDING_RETRY = RetryPolicy(max_retries=3, backoff_base=1.0, backoff_max=20.0, retry_max_seconds=600.0)
@@ -177,9 +175,8 @@ class _Lander:
     location: S3Location
     output_format: str | None
     fetcher: Fetcher
-    chunk_size: int
     retry: RetryPolicy
-    transfer: TransferConfig  # part size, parts uploading and parts held in memory
+    parts: PartPlan  # part size and parts uploading at once
 
     def land(self, index: int, video: VideoResult, refresh_url: RefreshUrl | None) -> LandedVideo:
         fmt = output_format_for(self.output_format, video.video_url)
@@ -230,7 +227,7 @@ class _Lander:
         bucket, task_uuid, s3 = self.folder.bucket, self.folder.task_uuid, self.folder.s3
         meta = object_metadata(task_uuid, video)
         try:
-            if download.expected is not None and download.expected <= self.chunk_size:
+            if download.expected is not None and download.expected <= self.parts.part_size:
                 data = io.BufferedReader(download).read()
                 sha256 = download.sha256.hexdigest()
                 # One request: S3 checks the bytes against the SHA-256 and keeps it as the object's checksum.
@@ -246,7 +243,7 @@ class _Lander:
                 )
             else:
                 extra = {"ContentType": fmt.mime, "Metadata": meta}
-                upload_stream(s3, download, bucket, key, extra, self.transfer)
+                upload_stream(s3, download, bucket, key, extra, self.parts)
                 sha256 = download.sha256.hexdigest()  # known only now: recorded in tags, not by a copy
                 put_tags(s3, bucket, key, integrity_tags(sha256, download.received))
         except RunwareError:
@@ -309,8 +306,8 @@ def land_videos(
     fetcher = Fetcher(downloads or DownloadPolicy(), task_uuid)
     try:
         folder = TaskFolder(s3 if s3 is not None else s3_client(aws_conn_id), location, task_uuid)
-        transfer = transfer_config(chunk_size, max(1, upload_concurrency))
-        lander = _Lander(folder, location, output_format, fetcher, chunk_size, retry, transfer)
+        parts = PartPlan(chunk_size, max(1, upload_concurrency))
+        lander = _Lander(folder, location, output_format, fetcher, retry, parts)
         return [lander.land(index, video, refresh_url) for index, video in enumerate(videos)]
     finally:
         fetcher.close()

@@ -1,12 +1,11 @@
-"""Small S3 helpers shared by input resolution and output landing: locations, errors, the integrity
-record of a landed object (tags) and its check, and boto3's managed upload of a stream (boto3 imported
-lazily: DAG parsing imports this package and must stay free of it)."""
+"""Small S3 helpers shared by input resolution and output landing: locations, errors, and the integrity
+record of a landed object (tags) and its check (boto3 imported lazily: DAG parsing imports this package
+and must stay free of it). Streamed uploads are :mod:`.multipart`'s."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import logging
 import urllib.parse
 from collections.abc import Mapping
@@ -21,7 +20,6 @@ from airflow_provider_wan.errors import (
 )
 
 if TYPE_CHECKING:
-    from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
@@ -206,79 +204,3 @@ def stored_sha256(s3: S3Client, bucket: str, key: str, head: Mapping[str, Any]) 
     for chunk in s3.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(chunk_size=1024 * 1024):
         hasher.update(chunk)
     return hasher.hexdigest()
-
-
-# ------------------------------------------------------------------------------------------------------
-# Streamed uploads
-
-
-def transfer_config(part_size: int, concurrency: int) -> TransferConfig:
-    """boto3's transfer settings for a streamed upload: memory is about ``(concurrency + 1) x part_size``
-    (the parts uploading, and the one being read)."""
-    from boto3.s3.transfer import TransferConfig
-
-    config = TransferConfig(
-        multipart_threshold=part_size,
-        multipart_chunksize=part_size,
-        max_concurrency=concurrency,
-        # The classic s3transfer manager, whatever is installed: its abort-on-failure is what is tested.
-        preferred_transfer_client="classic",
-    )
-    config.max_in_memory_upload_chunks = concurrency
-    return config
-
-
-class UploadInterrupted(Exception):
-    """The upload's stream was stopped: the caller's thread was interrupted, or reading it raised a
-    BaseException (kept in ``original`` and raised again once the upload is aborted)."""
-
-    def __init__(self, reason: str, original: BaseException | None = None) -> None:
-        super().__init__(reason)
-        self.original = original
-
-
-class _Stoppable(io.RawIOBase):
-    def __init__(self, raw: io.RawIOBase) -> None:
-        super().__init__()
-        self.raw = raw
-        self.stopped = False
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, target: Any) -> int:
-        if self.stopped:
-            raise UploadInterrupted("the upload was interrupted")
-        try:
-            count: int = self.raw.readinto(target) or 0
-        except Exception:
-            raise
-        except BaseException as exc:
-            # s3transfer's part and clean-up waits catch Exception only: a BaseException from the reading
-            # thread could leave its transfer never done (and this thread waiting for it forever).
-            raise UploadInterrupted(f"reading the stream raised {type(exc).__name__}", exc) from exc
-        return count
-
-
-def upload_stream(
-    s3: S3Client, raw: io.RawIOBase, bucket: str, key: str, extra: Mapping[str, Any], config: TransferConfig
-) -> None:
-    """Upload a non-seekable stream with boto3's transfer manager, which aborts the multipart upload when
-    anything fails. On any interruption of this thread (KeyboardInterrupt, a task-termination exception,
-    ...) the stream stops at its next read, so the abort does not wait for the rest of the download."""
-    from boto3.s3.transfer import create_transfer_manager
-
-    stream = _Stoppable(raw)
-    body = io.BufferedReader(stream, buffer_size=1024 * 1024)  # whole parts per read(), as S3 requires
-    try:
-        with create_transfer_manager(s3, config) as manager:
-            future = manager.upload(body, bucket, key, extra_args=dict(extra))
-            try:
-                future.result()
-            except BaseException:
-                stream.stopped = True
-                raise
-    except UploadInterrupted as exc:
-        if exc.original is not None:
-            raise exc.original from None
-        raise
