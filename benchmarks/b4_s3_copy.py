@@ -2,7 +2,7 @@
 ``S3Hook.load_file``", side by side in one run.
 
     python -m benchmarks.b4_s3_copy               # 1 GiB
-    python -m benchmarks.b4_s3_copy --size-mb 64  # quick run
+    python -m benchmarks.b4_s3_copy --size-mb 64  # a quick look (make bench runs 1 GiB in both modes)
 
 Set-up, so that only the copying process is measured:
 
