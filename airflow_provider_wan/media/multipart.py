@@ -75,7 +75,7 @@ def upload_stream(
     first = bytearray(plan.part_size)
     size = _fill(raw, first)
     if size < plan.part_size:
-        s3.put_object(Bucket=bucket, Key=key, Body=bytes(first[:size]), **extra)
+        s3.put_object(Bucket=bucket, Key=key, Body=bytes(memoryview(first)[:size]), **extra)
         return size
     return _Multipart(s3, bucket, key, {**extra, **_checksum_args(s3, extra)}, plan).run(raw, first)
 
@@ -98,10 +98,11 @@ class _Multipart:
                 size, number, buffer, filled = 0, 1, first, len(first)
                 free = [bytearray(self.plan.part_size) for _ in range(self.plan.concurrency)]
                 while filled:
-                    body = buffer if filled == len(buffer) else bytes(buffer[:filled])  # the last part
+                    last = filled < len(buffer)
+                    body = bytes(memoryview(buffer)[:filled]) if last else buffer
                     in_flight[pool.submit(self._part, upload_id, number, body)] = buffer
                     size, number = size + filled, number + 1
-                    if filled < len(buffer):
+                    if last:
                         break
                     if not free:  # every buffer is a part in flight: the next read waits for one
                         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
