@@ -23,7 +23,7 @@ from airflow_provider_wan.media.delivery import (
     verify_delivered,
 )
 from airflow_provider_wan.media.downloads import DownloadPolicy
-from airflow_provider_wan.media.landing import land_videos, object_key
+from airflow_provider_wan.media.landing import DEFAULT_CHUNK_SIZE, land_videos, object_key
 from airflow_provider_wan.media.s3 import S3Location, parse_s3_uri
 from airflow_provider_wan.models import WanVideoRequest
 from airflow_provider_wan.results import VideoResult
@@ -467,6 +467,36 @@ def test_sensor_flow_lands_a_task_submitted_elsewhere(
         task_uuid=task_uuid, hook=runware_hook, location=_at(f"s3://{s3_bucket}/s/"), aws_conn_id=aws_conn
     )
     assert all(x.skipped for x in again)
+
+
+def test_emulator_video_larger_than_a_part_lands_in_parts(
+    emulator: Any,
+    runware_hook: RunwareHook,
+    aws_conn: str,
+    s3_client: Any,
+    s3_bucket: str,
+    s3_calls: Counter[str],
+) -> None:
+    size = 2 * DEFAULT_CHUNK_SIZE + 12_345  # three parts of the default size, the last one ragged
+    emulator.set_faults(media_scale=0.1, pad_bytes=size)
+    task_uuid = str(uuid.uuid4())
+    runware_hook.submit_video(
+        WanVideoRequest(positive_prompt="x", width=1280, height=720, duration=2), task_uuid
+    )
+    _wait_done(runware_hook, task_uuid, 1)
+    (landed,) = land_task_outputs(
+        task_uuid=task_uuid, hook=runware_hook, location=_at(f"s3://{s3_bucket}/big/"), aws_conn_id=aws_conn
+    )
+    assert s3_calls["CreateMultipartUpload"] == 1 and s3_calls["UploadPart"] == 3
+    assert s3_calls["CompleteMultipartUpload"] == 1 and s3_calls["CopyObject"] == 0
+    key = parse_s3_uri(landed.s3_uri).key
+    body = s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+    served = httpx.get(landed.video.video_url).content  # type: ignore[arg-type]
+    assert len(body) == landed.size_bytes == size and body == served
+    assert _tags(s3_client, s3_bucket, key) == {
+        "sha256": hashlib.sha256(served).hexdigest(),
+        "size": str(size),
+    }
 
 
 def test_emulator_expired_url_cannot_be_refreshed(
