@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_provider_wan.errors import InvalidRequestError, RunwareError, RunwareNotFoundError
 from airflow_provider_wan.media.downloads import Download, DownloadPolicy, Fetcher, host_of
 from airflow_provider_wan.media.formats import MediaFormat, output_format_for
-from airflow_provider_wan.media.multipart import MIN_PART_SIZE, PartPlan, upload_stream
+from airflow_provider_wan.media.multipart import PartPlan, upload_stream
 from airflow_provider_wan.media.s3 import (
     NOT_FOUND_CODES,
     S3Location,
@@ -298,15 +298,11 @@ def land_videos(
     :raises RunwareNotFoundError: a URL expired and could not be refreshed (names task and video UUIDs).
     :raises DownloadRefused: the policy refused a URL, an address, the size or a body that is no video.
     """
-    if chunk_size < MIN_PART_SIZE:
-        raise InvalidRequestError(
-            f"chunk_size must be at least {MIN_PART_SIZE} bytes", parameter="chunk_size"
-        )
+    parts = PartPlan(chunk_size, max(1, upload_concurrency))  # checked before any download or S3 call
     safe_key_part(task_uuid, "task_uuid")
     fetcher = Fetcher(downloads or DownloadPolicy(), task_uuid)
     try:
         folder = TaskFolder(s3 if s3 is not None else s3_client(aws_conn_id), location, task_uuid)
-        parts = PartPlan(chunk_size, max(1, upload_concurrency))
         lander = _Lander(folder, location, output_format, fetcher, retry, parts)
         return [lander.land(index, video, refresh_url) for index, video in enumerate(videos)]
     finally:

@@ -24,6 +24,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_wan.errors import InvalidRequestError
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
@@ -36,16 +38,20 @@ DEFAULT_CHECKSUM = "CRC32"  # what s3transfer asks for when botocore checksums r
 
 @dataclass(frozen=True)
 class PartPlan:
-    """Part size and parts uploading at once: memory is ``(concurrency + 1) x part_size``."""
+    """Part size and parts uploading at once: memory is ``(concurrency + 1) x part_size``. Errors name
+    ``land_videos``' parameters too, its one source of plans."""
 
     part_size: int
     concurrency: int
 
     def __post_init__(self) -> None:
         if self.part_size < MIN_PART_SIZE:
-            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} bytes")
+            message = f"part_size (chunk_size) must be at least {MIN_PART_SIZE} bytes, S3's smallest part"
+            raise InvalidRequestError(message, parameter="chunk_size")
         if self.concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+            raise InvalidRequestError(
+                "concurrency (upload_concurrency) must be at least 1", parameter="upload_concurrency"
+            )
 
 
 def _fill(raw: io.RawIOBase, buffer: bytearray) -> int:

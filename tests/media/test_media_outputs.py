@@ -167,6 +167,23 @@ def test_large_video_goes_multipart_with_bounded_parts(
     assert s3_client.get_object(Bucket=s3_bucket, Key=key)["Body"].read() == body
 
 
+def test_part_smaller_than_s3_allows_is_refused_before_any_request(
+    aws_conn: str, s3_bucket: str, media_server: MediaServer, s3_calls: Counter[str]
+) -> None:
+    video = _video(media_server, _mp4ish(12 * MiB))
+    with pytest.raises(InvalidRequestError, match="chunk_size") as info:
+        land_videos(
+            [video],
+            downloads=LOCAL,
+            task_uuid=TASK,
+            location=_at(f"s3://{s3_bucket}/p/"),
+            aws_conn_id=aws_conn,
+            chunk_size=MiB,
+        )
+    assert info.value.parameter == "chunk_size"
+    assert sum(s3_calls.values()) == 0 and all(route.hits == 0 for route in media_server.routes.values())
+
+
 def test_expired_url_is_refreshed_once(
     aws_conn: str, s3_client: Any, s3_bucket: str, media_server: MediaServer, mp4_bytes: bytes
 ) -> None:
